@@ -1,0 +1,42 @@
+/** Help texts, one per command. Kept beside each other so the contract reads in one place. */
+export const HELP = {
+  main: `ghostwire — a gateway for AI code completion
+
+Usage: ghostwire <command> [flags]
+
+Commands:
+  serve       run the gateway (no flags: embedded model simulator, ready to try)
+  simulate    run the model-server simulator on its own
+
+Run 'ghostwire <command> --help' for a command's flags.
+`,
+  serve: `Usage: ghostwire serve [--config FILE] [--host H] [--port P] [--upstream URL ...]
+
+Runs the gateway. Prints "listening on <url>" once it accepts connections.
+
+  --config FILE      listeners, deployments and models from a YAML/JSON file
+  --host H           listen address (default 127.0.0.1; overrides the first listener)
+  --port P           listen port (default 8080; 0 = any free port; overrides the first listener)
+  --upstream URL     route every model to this model server (repeatable):
+                     http://  HTTP/1.1    h2c://  cleartext HTTP/2    https://  HTTP/2 over TLS
+  --tls-cert FILE    serve HTTP/2 over TLS (with HTTP/1.1 fallback) using this certificate
+  --tls-key FILE     ... and this private key
+  -h, --help         show this help
+
+With neither --config nor --upstream, an embedded model simulator starts in-process and the
+model "default" routes to it.
+`,
+  simulate: `Usage: ghostwire simulate [--host H] [--port P] [--ttft-ms N] [--token-ms N] [--slots N] [--max-tokens N]
+
+Runs a model-server simulator (OpenAI /v1/completions and Copilot /v1/engines/{engine}/completions,
+h2c and HTTP/1.1 on one port). Prints "listening on <url>" once ready. GET /stats for counters.
+
+  --host H           listen address (default 127.0.0.1)
+  --port P           listen port (default 0 = any free port)
+  --ttft-ms N        time to first token, ms
+  --token-ms N       time between tokens, ms
+  --slots N          concurrent generations (a GPU's batch); the rest wait in a queue
+  --max-tokens N     cap on tokens per completion
+  -h, --help         show this help
+`,
+} as const;

@@ -1,0 +1,129 @@
+import { configForEmbedded, configForUpstreams } from '../config/from-flags.js';
+import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
+import type { GatewayConfig, GatewayConfigInput } from '../config/schema.js';
+import { startGateway, type Gateway } from '../server/gateway.js';
+import { startSimulator, type Simulator } from '../simulator/index.js';
+import { intFlag, parseFlags, str, strs, UsageError } from './args.js';
+import { HELP } from './help.js';
+
+const FLAGS = {
+  config: { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  upstream: { type: 'string', multiple: true },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+} as const;
+
+const TRY_PROMPT = 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ';
+
+/** `ghostwire serve`: resolves config from flags, starts the gateway, runs until a signal. */
+export async function serveCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const flags = parseFlags(argv, FLAGS);
+  if (flags.values.help === true) {
+    out.write(HELP.serve);
+    return 0;
+  }
+  if (flags.positionals.length > 0) throw new UsageError(`unexpected argument "${flags.positionals[0]}"`);
+  const port = intFlag(str(flags, 'port'), 'port', 0, 65535);
+  const host = str(flags, 'host');
+  const tlsCert = str(flags, 'tls-cert');
+  const tlsKey = str(flags, 'tls-key');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const upstreams = strs(flags, 'upstream');
+  const configFile = str(flags, 'config');
+
+  let simulator: Simulator | undefined;
+  let input: GatewayConfigInput | GatewayConfig;
+  try {
+    if (configFile !== undefined) input = structuredClone(loadConfigFile(configFile)) as GatewayConfigInput;
+    else if (upstreams.length > 0) input = configForUpstreams(upstreams);
+    else {
+      simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
+      input = configForEmbedded(simulator.port);
+    }
+    if (configFile !== undefined && upstreams.length > 0) {
+      const fromFlags = configForUpstreams(upstreams);
+      input = { ...input, deployments: fromFlags.deployments, models: fromFlags.models };
+    }
+    const first = input.listeners?.[0] ?? { host: '127.0.0.1', port: 8080 };
+    const listener = {
+      ...first,
+      ...(host === undefined ? {} : { host }),
+      ...(port === undefined ? {} : { port }),
+      ...(tlsCert === undefined || tlsKey === undefined ? {} : { tls: { certFile: tlsCert, keyFile: tlsKey } }),
+    };
+    input = { ...input, listeners: [listener, ...(input.listeners?.slice(1) ?? [])] };
+    const config = validateConfig(input, configFile ?? 'flags');
+
+    let gateway: Gateway;
+    try {
+      gateway = await startGateway(config);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES') {
+        const l = config.listeners[0];
+        process.stderr.write(
+          `ghostwire: cannot listen on ${l?.host}:${l?.port} (${code}); pick another with --port\n`,
+        );
+        await simulator?.close();
+        return 1;
+      }
+      throw err;
+    }
+    for (const url of gateway.urls) out.write(`listening on ${url}\n`);
+    printWelcome(out, gateway, simulator);
+    await waitForSignal(gateway, simulator);
+    return 0;
+  } catch (err) {
+    await simulator?.close();
+    if (err instanceof ConfigError) {
+      process.stderr.write(`ghostwire: invalid config ${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof UsageError) throw err;
+    // Secrets that cannot be resolved, unreadable TLS files: operator errors, not crashes.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (err instanceof Error && (code === 'ENOENT' || code === 'EACCES' || /environment variable|secret file/.test(err.message))) {
+      process.stderr.write(`ghostwire: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+function printWelcome(out: NodeJS.WritableStream, gateway: Gateway, simulator: Simulator | undefined): void {
+  const url = gateway.urls[0] ?? '';
+  const cleartext = url.startsWith('http:');
+  if (simulator !== undefined) {
+    out.write(`upstream: embedded model simulator at ${simulator.url} (model "default")\n`);
+  }
+  const model = simulator !== undefined ? 'default' : (gateway.registry.names()[0] ?? 'default');
+  const body = JSON.stringify({ prompt: TRY_PROMPT, max_tokens: 48, stream: true });
+  out.write(
+    `\nStream a completion:\n  curl ${cleartext ? '--http2-prior-knowledge' : '--http2 -k'} -N ${url}/v1/engines/${model === '*' ? 'default' : model}/completions \\\n` +
+      `    -H 'content-type: application/json' \\\n    -d '${body.replace(/'/g, "'\\''")}'\n\n`,
+  );
+}
+
+/** Runs until SIGINT/SIGTERM, then drains gracefully; a second signal exits at once. */
+function waitForSignal(gateway: Gateway, simulator: Simulator | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      process.stderr.write(`ghostwire: ${signal}: draining (grace ${gateway.config.limits.shutdownGraceMs} ms)\n`);
+      void gateway
+        .close()
+        .then(() => simulator?.close())
+        .finally(() => {
+          process.removeListener('SIGINT', onSignal);
+          process.removeListener('SIGTERM', onSignal);
+          resolve();
+        });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

@@ -1,0 +1,40 @@
+import { SIMULATOR_DEFAULTS, startSimulator } from '../simulator/index.js';
+import { intFlag, parseFlags, str, UsageError } from './args.js';
+import { HELP } from './help.js';
+
+const FLAGS = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  'ttft-ms': { type: 'string' },
+  'token-ms': { type: 'string' },
+  slots: { type: 'string' },
+  'max-tokens': { type: 'string' },
+} as const;
+
+/** `ghostwire simulate`: the model-server simulator on its own, until a signal. */
+export async function simulateCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  const flags = parseFlags(argv, FLAGS);
+  if (flags.values.help === true) {
+    out.write(HELP.simulate);
+    return 0;
+  }
+  if (flags.positionals.length > 0) throw new UsageError(`unexpected argument "${flags.positionals[0]}"`);
+  const d = SIMULATOR_DEFAULTS;
+  const sim = await startSimulator({
+    host: str(flags, 'host') ?? d.host,
+    port: intFlag(str(flags, 'port'), 'port', 0, 65535) ?? d.port,
+    ttftMs: intFlag(str(flags, 'ttft-ms'), 'ttft-ms', 0, 600_000) ?? d.ttftMs,
+    tokenMs: intFlag(str(flags, 'token-ms'), 'token-ms', 0, 60_000) ?? d.tokenMs,
+    slots: intFlag(str(flags, 'slots'), 'slots', 1, 100_000) ?? d.slots,
+    maxTokens: intFlag(str(flags, 'max-tokens'), 'max-tokens', 1, 1_000_000) ?? d.maxTokens,
+  });
+  out.write(`listening on ${sim.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      void sim.close().finally(resolve);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}

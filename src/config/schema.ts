@@ -1,0 +1,141 @@
+import { z } from 'zod';
+
+/**
+ * The configuration file's schema. Defaults live here, with units in the names. The file is
+ * parsed once at start (and on reload), every problem is reported with its path, and the result
+ * is frozen and passed down typed.
+ */
+
+const port = z.number().int().min(0).max(65535);
+const positiveMs = z.number().int().min(1).max(3_600_000);
+
+/** A secret is given literally, or read from an environment variable or a file; never logged. */
+export const SecretSource = z.union([
+  z.string().min(1),
+  z.strictObject({ env: z.string().min(1) }),
+  z.strictObject({ file: z.string().min(1) }),
+]);
+
+export const TlsServerConfig = z.strictObject({
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+});
+
+export const ListenerConfig = z.strictObject({
+  name: z.string().min(1).optional(),
+  host: z.string().min(1).default('127.0.0.1'),
+  port: port.default(8080),
+  /** With tls: HTTP/2 over TLS (ALPN h2) with HTTP/1.1 fallback. Without: h2c prior-knowledge and HTTP/1.1. */
+  tls: TlsServerConfig.optional(),
+});
+
+export const CredentialConfig = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('none') }),
+  z.strictObject({ type: z.literal('bearer'), token: SecretSource }),
+  z.strictObject({ type: z.literal('header'), header: z.string().min(1), value: SecretSource }),
+]);
+
+const UPSTREAM_SCHEMES = ['http:', 'https:', 'h2c:'];
+
+export const DeploymentConfig = z.strictObject({
+  name: z.string().min(1),
+  /** http:// = HTTP/1.1, h2c:// = cleartext HTTP/2 (prior knowledge), https:// = TLS with ALPN (h2 preferred). */
+  url: z.string().refine(
+    (s) => {
+      try {
+        return UPSTREAM_SCHEMES.includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: 'expected an absolute URL starting with http://, https:// or h2c://' },
+  ),
+  /** The wire format the upstream speaks. */
+  adapter: z.enum(['openai', 'copilot']).default('openai'),
+  /** auto: h2c:// and https:// use HTTP/2, http:// uses HTTP/1.1. h1 forces HTTP/1.1 (e.g. a TLS server without h2). */
+  protocol: z.enum(['auto', 'h1', 'h2']).default('auto'),
+  credential: CredentialConfig.default({ type: 'none' }),
+  /** HTTP/2: at most this many long-lived sessions; HTTP/1.1: at most this many connections. */
+  maxConnections: z.number().int().min(1).max(1024).optional(),
+  connectTimeoutMs: positiveMs.default(3000),
+  /** HTTP/2 keepalive: PING after this long without a frame; the session is dropped if no ack in pingTimeoutMs. */
+  pingIntervalMs: positiveMs.default(15_000),
+  pingTimeoutMs: positiveMs.default(5000),
+  tls: z
+    .strictObject({
+      caFile: z.string().min(1).optional(),
+      serverName: z.string().min(1).optional(),
+      rejectUnauthorized: z.boolean().default(true),
+    })
+    .optional(),
+});
+
+export const ModelConfig = z.strictObject({
+  /** The name clients ask for; `*` catches every name not configured otherwise. */
+  name: z.string().min(1),
+  /** Other names clients may ask for (a Copilot engine such as gpt-41-copilot, an OpenAI model id). */
+  aliases: z.array(z.string().min(1)).default([]),
+  /** The model name sent upstream; defaults to `name`. */
+  upstreamModel: z.string().min(1).optional(),
+  deployments: z.array(z.string().min(1)).min(1),
+});
+
+export const LimitsConfig = z.strictObject({
+  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  /** Time allowed for the whole request body to arrive. */
+  bodyTimeoutMs: positiveMs.default(10_000),
+  /** A completion that would arrive later than this is worthless: the request is cancelled upstream. */
+  requestTimeoutMs: positiveMs.default(30_000),
+  /** A connection must send its first bytes within this time. */
+  firstByteTimeoutMs: positiveMs.default(10_000),
+  /** HTTP/2 streams a client may have open at once on one connection. */
+  maxConcurrentStreams: z.number().int().min(1).max(10_000).default(256),
+  /** After SIGTERM, in-flight streams get this long to finish. */
+  shutdownGraceMs: positiveMs.default(10_000),
+});
+
+export const GatewayConfigSchema = z
+  .strictObject({
+    listeners: z.array(ListenerConfig).min(1).default([{ host: '127.0.0.1', port: 8080 }]),
+    deployments: z.array(DeploymentConfig).min(1),
+    models: z.array(ModelConfig).min(1),
+    limits: LimitsConfig.default(LimitsConfig.parse({})),
+  })
+  .superRefine((cfg, ctx) => {
+    const deploymentNames = new Set<string>();
+    cfg.deployments.forEach((d, i) => {
+      if (deploymentNames.has(d.name))
+        ctx.addIssue({ code: 'custom', path: ['deployments', i, 'name'], message: `duplicate deployment name "${d.name}"` });
+      deploymentNames.add(d.name);
+    });
+    const modelNames = new Map<string, string>();
+    cfg.models.forEach((m, i) => {
+      [m.name, ...m.aliases].forEach((n, j) => {
+        const owner = modelNames.get(n);
+        if (owner !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: j === 0 ? ['models', i, 'name'] : ['models', i, 'aliases', j - 1],
+            message: `name "${n}" is already used by model "${owner}"`,
+          });
+        modelNames.set(n, m.name);
+      });
+      m.deployments.forEach((d, j) => {
+        if (!deploymentNames.has(d))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['models', i, 'deployments', j],
+            message: `unknown deployment "${d}" (known: ${[...deploymentNames].join(', ')})`,
+          });
+      });
+    });
+  });
+
+export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
+export type DeploymentConfig = z.output<typeof DeploymentConfig>;
+export type ModelConfig = z.output<typeof ModelConfig>;
+export type ListenerConfig = z.output<typeof ListenerConfig>;
+export type LimitsConfig = z.output<typeof LimitsConfig>;
+export type CredentialConfig = z.output<typeof CredentialConfig>;
+export type SecretSource = z.output<typeof SecretSource>;

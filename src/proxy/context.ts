@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { ErrorCode } from '../errors/codes.js';
+import type { GatewayError } from '../errors/gateway-error.js';
+import { channels } from '../telemetry/events.js';
+
+/** How a request ended, for telemetry: a client that left is not an error of ours. */
+export type Outcome = 'ok' | 'client_cancel' | 'deadline' | 'error';
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * One request's state: its id, its one AbortSignal, its deadline and its timings. The signal is
+ * born when the client stream opens and fires when the client resets, the connection closes or
+ * the deadline passes; every await downstream takes it.
+ */
+export class RequestContext {
+  readonly id: string;
+  readonly startedAt = performance.now();
+  readonly protocol: 'h2' | 'h1';
+  private readonly controller = new AbortController();
+  private deadlineTimer: NodeJS.Timeout | undefined;
+  /** Set by the router: 'completions', 'engines', 'healthz', ... */
+  route = '';
+  model: string | undefined;
+  deployment: string | undefined;
+  status = 0;
+  outcome: Outcome = 'ok';
+  errorCode: ErrorCode | undefined;
+  /** Milliseconds from start to the first response byte sent to the client. */
+  ttfbMs: number | undefined;
+  durationMs: number | undefined;
+  chunks = 0;
+  bytesOut = 0;
+  private finished = false;
+
+  constructor(protocol: 'h2' | 'h1', clientRequestId: string | undefined) {
+    this.protocol = protocol;
+    this.id =
+      clientRequestId !== undefined && SAFE_REQUEST_ID.test(clientRequestId) ? clientRequestId : randomUUID();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  /** Starts the deadline clock; when it fires, the request is aborted with GW_DEADLINE_EXCEEDED. */
+  armDeadline(ms: number, onExpire: () => void): void {
+    this.deadlineTimer = setTimeout(onExpire, ms);
+  }
+
+  /** Fires the request's signal once; later calls are ignored. */
+  abort(reason: GatewayError): void {
+    if (this.controller.signal.aborted) return;
+    this.controller.abort(reason);
+    if (channels.requestAbort.hasSubscribers) channels.requestAbort.publish(this);
+  }
+
+  markFirstByte(): void {
+    if (this.ttfbMs === undefined) this.ttfbMs = performance.now() - this.startedAt;
+  }
+
+  /** Records the outcome exactly once and publishes the end event. */
+  finish(status: number, outcome: Outcome, code?: ErrorCode): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    this.status = status;
+    this.outcome = outcome;
+    this.errorCode = code;
+    this.durationMs = performance.now() - this.startedAt;
+    if (channels.requestEnd.hasSubscribers) channels.requestEnd.publish(this);
+  }
+
+  get isFinished(): boolean {
+    return this.finished;
+  }
+}

@@ -1,0 +1,50 @@
+import { errorBody, errorEvent } from '../errors/body.js';
+import { GatewayError, toGatewayError } from '../errors/gateway-error.js';
+import type { ClientExchange, OutgoingHeaders } from '../server/exchange.js';
+import type { RequestContext } from './context.js';
+
+/** Sends a small JSON answer and records the request as finished. */
+export function respondJson(ex: ClientExchange, ctx: RequestContext, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  ex.respond(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': ctx.id,
+  });
+  ex.end(body);
+  ctx.finish(status, 'ok');
+}
+
+/**
+ * The one place an error becomes a response: a JSON body before the stream started, an SSE error
+ * event after. A client that already left gets nothing and is recorded as 499.
+ */
+export function respondError(ex: ClientExchange, ctx: RequestContext, thrown: unknown): void {
+  const err = toGatewayError(thrown);
+  if (err.code === 'GW_CLIENT_CLOSED' || ex.closed) {
+    ctx.finish(499, 'client_cancel', 'GW_CLIENT_CLOSED');
+    return;
+  }
+  const outcome = err.code === 'GW_DEADLINE_EXCEEDED' ? 'deadline' : 'error';
+  if (ex.headersSent) {
+    // Mid-stream: the status line is gone; tell the client in-band and end the stream.
+    ex.end(errorEvent(err, ctx.id));
+    ctx.finish(err.status, outcome, err.code);
+    return;
+  }
+  const body = errorBody(err, ctx.id);
+  const headers: OutgoingHeaders = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': ctx.id,
+  };
+  if (err.retryAfterS !== undefined) headers['retry-after'] = err.retryAfterS;
+  // An HTTP/1.1 body we did not read to the end leaves the connection unusable.
+  if (ex.protocol === 'h1' && (err.code === 'GW_BODY_TOO_LARGE' || err.code === 'GW_BODY_TIMEOUT'))
+    headers['connection'] = 'close';
+  ex.respond(err.status, headers);
+  ex.end(body);
+  ctx.finish(err.status, outcome, err.code);
+}
+
+export { GatewayError };

@@ -1,0 +1,116 @@
+import type { GatewayConfig } from '../config/schema.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { createDeployment, type Deployment } from './deployment.js';
+
+/** A model as clients name it, with the deployments that serve it and the upstream path on each. */
+export interface Model {
+  readonly name: string;
+  readonly upstreamModel: string;
+  readonly targets: readonly Target[];
+}
+
+/** A deployment as used for one model: the upstream path is computed once, at load. */
+export interface Target {
+  readonly deployment: Deployment;
+  readonly path: string;
+}
+
+/**
+ * The upstream path for a model on a deployment. A URL path prefix is kept, and `/v1` is assumed
+ * when the URL has none, so both `http://host:8000` and `https://api.example.com/v1` work.
+ */
+function upstreamPath(d: Deployment, upstreamModel: string): string {
+  const prefix = d.endpoint.basePath === '' ? '/v1' : d.endpoint.basePath;
+  return d.adapter === 'copilot'
+    ? `${prefix}/engines/${encodeURIComponent(upstreamModel)}/completions`
+    : `${prefix}/completions`;
+}
+
+/** How many distinct client-chosen names a wildcard model remembers before it stops caching. */
+const WILDCARD_CACHE = 1024;
+
+/**
+ * Names → models → deployments, built once from config. A model named `*` catches every name not
+ * configured otherwise and sends the client's name upstream (unless it sets upstreamModel).
+ */
+export class Registry {
+  private readonly byName = new Map<string, Model>();
+  private readonly wildcardNames = new Map<string, Model>();
+  private wildcard: { upstreamModel: string | undefined; deployments: Deployment[] } | undefined;
+  readonly deployments: readonly Deployment[];
+  private rr = 0;
+
+  constructor(cfg: GatewayConfig) {
+    this.deployments = cfg.deployments.map((d, i) => createDeployment(d, i));
+    const byDeployment = new Map(this.deployments.map((d) => [d.name, d]));
+    for (const m of cfg.models) {
+      if (m.name === '*') {
+        this.wildcard = {
+          upstreamModel: m.upstreamModel,
+          deployments: m.deployments.map((name) => byDeployment.get(name) as Deployment),
+        };
+        continue;
+      }
+      const upstreamModel = m.upstreamModel ?? m.name;
+      const targets = m.deployments.map((name) => {
+        const deployment = byDeployment.get(name);
+        if (deployment === undefined) throw new Error(`model ${m.name}: unknown deployment ${name}`);
+        return { deployment, path: upstreamPath(deployment, upstreamModel) };
+      });
+      const model: Model = { name: m.name, upstreamModel, targets };
+      for (const n of [m.name, ...m.aliases]) this.byName.set(n, model);
+    }
+  }
+
+  /** The model for a client-supplied name, or GW_UNKNOWN_MODEL listing the names that exist. */
+  resolve(name: string | undefined): Model {
+    const model = name === undefined ? undefined : (this.byName.get(name) ?? this.viaWildcard(name));
+    if (model === undefined) {
+      throw new GatewayError('GW_UNKNOWN_MODEL', { detail: `Known models: ${[...this.byName.keys()].join(', ')}.` });
+    }
+    return model;
+  }
+
+  private viaWildcard(name: string): Model | undefined {
+    const wc = this.wildcard;
+    if (wc === undefined || name.length === 0 || name.length > 256) return undefined;
+    const cached = this.wildcardNames.get(name);
+    if (cached !== undefined) return cached;
+    const upstreamModel = wc.upstreamModel ?? name;
+    const model: Model = {
+      name,
+      upstreamModel,
+      targets: wc.deployments.map((deployment) => ({ deployment, path: upstreamPath(deployment, upstreamModel) })),
+    };
+    if (this.wildcardNames.size < WILDCARD_CACHE) this.wildcardNames.set(name, model);
+    return model;
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  /**
+   * The target with the fewest requests in flight, ties broken round-robin. (Load-aware
+   * power-of-two-choices with health and capacity replaces this in the routing issue.)
+   */
+  pick(model: Model): Target {
+    const targets = model.targets;
+    const n = targets.length;
+    const start = this.rr++ % n;
+    let best = targets[start] as Target;
+    for (let i = 1; i < n; i++) {
+      const t = targets[(start + i) % n] as Target;
+      if (t.deployment.inflight < best.deployment.inflight) best = t;
+    }
+    return best;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.deployments.map((d) => d.dispatcher.close()));
+  }
+
+  destroy(): void {
+    for (const d of this.deployments) d.dispatcher.destroy();
+  }
+}

@@ -1,0 +1,130 @@
+import type http from 'node:http';
+import type http2 from 'node:http2';
+import type net from 'node:net';
+import type { GatewayConfig } from '../config/schema.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { createCompletionHandler } from '../proxy/completion.js';
+import { RequestContext } from '../proxy/context.js';
+import { respondError, respondJson } from '../proxy/respond.js';
+import { Registry } from '../routing/registry.js';
+import { channels } from '../telemetry/events.js';
+import { listen, urlHost } from '../util/listen.js';
+import { H1Exchange, H2Exchange, type ClientExchange } from './exchange.js';
+import { createListenerServer, createProtocolServers } from './listeners.js';
+
+const ENGINES_PREFIX = '/v1/engines/';
+const ENGINES_SUFFIX = '/completions';
+
+/** A running gateway. */
+export interface Gateway {
+  /** One URL per listener, e.g. http://127.0.0.1:8080 or https://127.0.0.1:8443. */
+  readonly urls: readonly string[];
+  readonly registry: Registry;
+  readonly config: GatewayConfig;
+  /** Graceful stop: readiness goes 503, GOAWAY to HTTP/2 clients, in-flight streams get `graceMs`. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts every listener of `config` and resolves once all are bound. */
+export async function startGateway(config: GatewayConfig): Promise<Gateway> {
+  const registry = new Registry(config);
+  const limits = config.limits;
+  const completion = createCompletionHandler(registry, limits);
+  const engines = createProtocolServers(limits);
+  const h2Sessions = new Set<http2.ServerHttp2Session>();
+  const h1Sockets = new Set<net.Socket>();
+  let draining = false;
+
+  function route(ex: ClientExchange): void {
+    const ctx = new RequestContext(ex.protocol, ex.header('x-request-id'));
+    ex.onAbort(() => {
+      ctx.abort(new GatewayError('GW_CLIENT_CLOSED'));
+      ctx.finish(499, 'client_cancel', 'GW_CLIENT_CLOSED');
+    });
+    const path = ex.path;
+    if (path === '/v1/completions' || (path.startsWith(ENGINES_PREFIX) && path.endsWith(ENGINES_SUFFIX))) {
+      const copilot = path !== '/v1/completions';
+      ctx.route = copilot ? 'engines' : 'completions';
+      if (channels.requestStart.hasSubscribers) channels.requestStart.publish(ctx);
+      if (ex.method !== 'POST') return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
+      let engine: string | undefined;
+      if (copilot) {
+        engine = decodeEngine(path.slice(ENGINES_PREFIX.length, path.length - ENGINES_SUFFIX.length));
+        if (engine === undefined) return respondError(ex, ctx, new GatewayError('GW_NOT_FOUND'));
+      }
+      ctx.armDeadline(limits.requestTimeoutMs, () => {
+        const err = new GatewayError('GW_DEADLINE_EXCEEDED', { detail: `Limit: ${limits.requestTimeoutMs} ms.` });
+        ctx.abort(err);
+        respondError(ex, ctx, err);
+      });
+      void completion(ex, ctx, copilot ? 'copilot' : 'openai', engine);
+      return;
+    }
+    ctx.route = path.slice(1);
+    if (path === '/healthz') return respondJson(ex, ctx, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      if (draining) return respondError(ex, ctx, new GatewayError('GW_SHUTTING_DOWN'));
+      return respondJson(ex, ctx, 200, { status: 'ready' });
+    }
+    ctx.route = 'unknown';
+    respondError(ex, ctx, new GatewayError('GW_NOT_FOUND'));
+  }
+
+  engines.h2.on('session', (session) => {
+    h2Sessions.add(session);
+    session.on('close', () => h2Sessions.delete(session));
+    session.on('error', () => {});
+  });
+  engines.h2.on('stream', (stream, headers) => route(new H2Exchange(stream, headers)));
+  engines.h1.on('connection', (socket: net.Socket) => {
+    h1Sockets.add(socket);
+    socket.on('close', () => h1Sockets.delete(socket));
+  });
+  engines.h1.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (draining) res.shouldKeepAlive = false;
+    route(new H1Exchange(req, res));
+  });
+
+  const servers: net.Server[] = [];
+  const urls: string[] = [];
+  try {
+    for (const l of config.listeners) {
+      const server = createListenerServer(l, engines, limits);
+      const port = await listen(server, l.port, l.host);
+      servers.push(server);
+      urls.push(`${l.tls === undefined ? 'http' : 'https'}://${urlHost(l.host)}:${port}`);
+    }
+  } catch (err) {
+    for (const s of servers) s.close();
+    registry.destroy();
+    throw err;
+  }
+
+  async function close(graceMs = limits.shutdownGraceMs): Promise<void> {
+    draining = true;
+    for (const s of servers) s.close();
+    // GOAWAY: clients finish their open streams here and open new ones elsewhere.
+    for (const session of h2Sessions) session.close();
+    engines.h1.closeIdleConnections();
+    const deadline = Date.now() + graceMs;
+    while ((h2Sessions.size > 0 || h1Sockets.size > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      engines.h1.closeIdleConnections();
+    }
+    for (const session of h2Sessions) session.destroy();
+    for (const socket of h1Sockets) socket.destroy();
+    await registry.close();
+  }
+
+  return { urls, registry, config, close };
+}
+
+/** The engine name from the path, or undefined when it is empty, has a slash, or is badly encoded. */
+function decodeEngine(raw: string): string | undefined {
+  if (raw.length === 0 || raw.includes('/')) return undefined;
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}

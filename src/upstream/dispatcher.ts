@@ -1,0 +1,55 @@
+import type { GatewayError } from '../errors/gateway-error.js';
+
+/** Response headers as both transports hand them over (lower-case names). */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/** One request to a model server. The body is complete before dispatch (completion bodies are small). */
+export interface UpstreamRequest {
+  method: 'POST' | 'GET';
+  /** Path and query, starting with '/'. */
+  path: string;
+  headers: Record<string, string>;
+  body: Buffer | undefined;
+  /** The request's one AbortSignal: when it fires, the transport resets the upstream stream at once. */
+  signal: AbortSignal;
+}
+
+/**
+ * The fixed lifecycle of one upstream exchange, in order: onResponseStart once, onResponseData
+ * zero or more times, then exactly one of onResponseEnd or onResponseError. After the request's
+ * signal has fired, no callback is made: whoever aborted already knows.
+ */
+export interface UpstreamHandler {
+  onResponseStart(status: number, headers: ResponseHeaders): void;
+  /** Returns false when the consumer is full; the transport then waits for `resume()`. */
+  onResponseData(chunk: Buffer): boolean;
+  onResponseEnd(): void;
+  onResponseError(err: GatewayError): void;
+}
+
+/** Flow control handed back by dispatch: the consumer calls resume() once it has drained. */
+export interface DispatchControl {
+  resume(): void;
+}
+
+/** Point-in-time counters of a transport, for tests, readiness and metrics. */
+export interface DispatcherStats {
+  /** Open connections (HTTP/2 sessions or HTTP/1.1 sockets). */
+  connections: number;
+  /** Connections opened since start. */
+  connectsTotal: number;
+  /** Requests currently in flight. */
+  active: number;
+  /** True while reconnect backoff makes the endpoint fail fast. */
+  backingOff: boolean;
+}
+
+/** Everything that sends a request upstream has this one shape (after undici's Dispatcher). */
+export interface Dispatcher {
+  dispatch(req: UpstreamRequest, handler: UpstreamHandler): DispatchControl;
+  stats(): DispatcherStats;
+  /** Graceful: lets in-flight requests finish, then closes connections. */
+  close(): Promise<void>;
+  /** Immediate: resets everything. */
+  destroy(): void;
+}

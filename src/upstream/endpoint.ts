@@ -1,0 +1,38 @@
+import { readFileSync } from 'node:fs';
+import type { DeploymentConfig } from '../config/schema.js';
+
+/** A deployment's URL resolved into what a transport needs. */
+export interface Endpoint {
+  /** The origin a transport connects to, always http: or https: (h2c:// maps to http:). */
+  origin: string;
+  /** Path prefix from the URL, without a trailing slash ('' when none). */
+  basePath: string;
+  transport: 'h1' | 'h2';
+  tls: boolean;
+  ca: Buffer | undefined;
+  servername: string | undefined;
+  rejectUnauthorized: boolean;
+}
+
+/**
+ * Resolves a deployment URL: http:// is HTTP/1.1, h2c:// cleartext HTTP/2, https:// is HTTP/2 over
+ * TLS (ALPN h2) unless `protocol: h1` says the server only speaks HTTP/1.1.
+ */
+export function resolveEndpoint(d: DeploymentConfig): Endpoint {
+  const url = new URL(d.url);
+  const tls = url.protocol === 'https:';
+  const origin = `${tls ? 'https:' : 'http:'}//${url.host}`;
+  let transport: 'h1' | 'h2';
+  if (url.protocol === 'h2c:') transport = 'h2';
+  else if (url.protocol === 'http:') transport = d.protocol === 'h2' ? 'h2' : 'h1';
+  else transport = d.protocol === 'h1' ? 'h1' : 'h2';
+  return {
+    origin,
+    basePath: url.pathname.replace(/\/+$/, ''),
+    transport,
+    tls,
+    ca: d.tls?.caFile === undefined ? undefined : readFileSync(d.tls.caFile),
+    servername: d.tls?.serverName,
+    rejectUnauthorized: d.tls?.rejectUnauthorized ?? true,
+  };
+}

@@ -1,0 +1,283 @@
+import http2 from 'node:http2';
+import { GatewayError } from '../errors/gateway-error.js';
+import { Backoff } from './backoff.js';
+import type { Endpoint } from './endpoint.js';
+import type { DispatchControl, Dispatcher, DispatcherStats, UpstreamHandler, UpstreamRequest } from './dispatcher.js';
+import { codedError, upstreamFailure } from './errors.js';
+
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+
+/** Streams we allow on a session before the peer has told us its own limit (RFC 9113 suggests ≥ 100). */
+const DEFAULT_PEER_STREAMS = 100;
+/** We never put more than this many streams on one session, whatever the peer allows. */
+const MAX_STREAMS_PER_SESSION = 1000;
+
+export interface Http2PoolOptions {
+  maxSessions: number;
+  connectTimeoutMs: number;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+}
+
+interface PooledSession {
+  readonly session: http2.ClientHttp2Session;
+  active: number;
+  maxStreams: number;
+  /** No new streams: GOAWAY received, closing, or failed. */
+  draining: boolean;
+  pingTimer: NodeJS.Timeout | undefined;
+  pingOutstanding: boolean;
+}
+
+const NOOP_CONTROL: DispatchControl = { resume() {} };
+
+/**
+ * A small pool of long-lived HTTP/2 sessions to one upstream endpoint. A request goes on the
+ * least-busy session with a free stream slot; a new session opens only when every open one is at
+ * the peer's MAX_CONCURRENT_STREAMS. Sessions are kept alive with PING; a session that receives
+ * GOAWAY or fails is drained (its streams finish, no new ones start) and replaced on demand;
+ * failed connects back off exponentially so a dead endpoint fails fast instead of piling up.
+ */
+export class Http2Pool implements Dispatcher {
+  private readonly sessions: PooledSession[] = [];
+  private readonly backoff: Backoff;
+  private connectsTotal = 0;
+  private active = 0;
+  private closed = false;
+
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly opts: Http2PoolOptions,
+  ) {
+    this.backoff = new Backoff(opts.backoffBaseMs ?? 100, opts.backoffMaxMs ?? 5000);
+  }
+
+  dispatch(req: UpstreamRequest, handler: UpstreamHandler): DispatchControl {
+    if (req.signal.aborted) return NOOP_CONTROL;
+    const picked = this.pick();
+    if (picked instanceof GatewayError) {
+      process.nextTick(() => {
+        if (!req.signal.aborted) handler.onResponseError(picked);
+      });
+      return NOOP_CONTROL;
+    }
+    let stream: http2.ClientHttp2Stream;
+    try {
+      stream = picked.session.request(
+        { ':method': req.method, ':path': req.path, ...req.headers },
+        { endStream: req.body === undefined },
+      );
+    } catch (err) {
+      // The session died between pick and request (e.g. destroyed, out of stream ids): drain it.
+      picked.draining = true;
+      const failure = upstreamFailure(err, false);
+      process.nextTick(() => {
+        if (!req.signal.aborted) handler.onResponseError(failure);
+      });
+      return NOOP_CONTROL;
+    }
+    picked.active++;
+    this.active++;
+    this.track(picked, stream, req, handler);
+    if (req.body !== undefined) stream.end(req.body);
+    return { resume: () => stream.resume() };
+  }
+
+  private track(ps: PooledSession, stream: http2.ClientHttp2Stream, req: UpstreamRequest, handler: UpstreamHandler): void {
+    let done = false;
+    let started = false;
+    let endSeen = false;
+    const signal = req.signal;
+    const onAbort = (): void => {
+      if (done) return;
+      done = true;
+      // RST_STREAM(CANCEL) goes out on this stream only; the session stays up for other streams.
+      stream.close(NGHTTP2_CANCEL);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+
+    stream.on('response', (headers) => {
+      if (done) return;
+      started = true;
+      handler.onResponseStart(Number(headers[':status']), headers);
+    });
+    stream.on('data', (chunk: Buffer) => {
+      if (done) return;
+      if (!handler.onResponseData(chunk)) stream.pause();
+    });
+    stream.on('end', () => {
+      // Not yet a success: when the session dies, Node ends open streams and only the rstCode on
+      // 'close' tells a clean END_STREAM (0) from a cut (e.g. 8 after a dropped connection).
+      endSeen = true;
+    });
+    stream.on('error', (err) => {
+      if (done) return;
+      done = true;
+      handler.onResponseError(upstreamFailure(err, started));
+    });
+    stream.on('close', () => {
+      signal.removeEventListener('abort', onAbort);
+      ps.active--;
+      this.active--;
+      if (done) return;
+      done = true;
+      const code = stream.rstCode;
+      if (endSeen && (code === undefined || code === NGHTTP2_NO_ERROR)) {
+        handler.onResponseEnd();
+        return;
+      }
+      handler.onResponseError(
+        upstreamFailure(codedError('GW_STREAM_CLOSED', `upstream stream closed (rst ${code ?? 'none'})`), started),
+      );
+    });
+  }
+
+  /** The least-busy usable session, a new one, or the reason there is none. */
+  private pick(): PooledSession | GatewayError {
+    if (this.closed) return new GatewayError('GW_SHUTTING_DOWN');
+    let best: PooledSession | undefined;
+    for (const ps of this.sessions) {
+      if (ps.draining || ps.session.destroyed || ps.active >= ps.maxStreams) continue;
+      if (best === undefined || ps.active < best.active) best = ps;
+    }
+    if (best !== undefined) return best;
+    if (this.sessions.length >= this.opts.maxSessions) {
+      return new GatewayError('GW_NO_CAPACITY', { detail: 'All upstream HTTP/2 streams are in use.', retryAfterS: 1 });
+    }
+    const wait = this.backoff.waitMs(Date.now());
+    if (wait > 0) {
+      return new GatewayError('GW_UPSTREAM_UNAVAILABLE', {
+        detail: `Reconnecting after ${this.backoff.consecutiveFailures} failed attempt(s); next in ${wait} ms.`,
+        retryAfterS: Math.ceil(wait / 1000),
+      });
+    }
+    return this.connect();
+  }
+
+  private connect(): PooledSession {
+    const ep = this.endpoint;
+    const session = http2.connect(ep.origin, {
+      settings: { enablePush: false },
+      ...(ep.tls
+        ? {
+            ...(ep.ca === undefined ? {} : { ca: ep.ca }),
+            ...(ep.servername === undefined ? {} : { servername: ep.servername }),
+            rejectUnauthorized: ep.rejectUnauthorized,
+          }
+        : {}),
+    });
+    const ps: PooledSession = {
+      session,
+      active: 0,
+      maxStreams: DEFAULT_PEER_STREAMS,
+      draining: false,
+      pingTimer: undefined,
+      pingOutstanding: false,
+    };
+    this.sessions.push(ps);
+    this.connectsTotal++;
+    let connected = false;
+
+    const connectTimer = setTimeout(() => {
+      session.destroy(codedError('GW_CONNECT_TIMEOUT', `connect timed out after ${this.opts.connectTimeoutMs} ms`));
+    }, this.opts.connectTimeoutMs);
+    connectTimer.unref();
+
+    session.once('connect', () => {
+      clearTimeout(connectTimer);
+      connected = true;
+      this.backoff.succeed();
+      if (ep.tls && session.alpnProtocol !== 'h2') {
+        session.destroy(codedError('GW_NO_H2', 'TLS upstream did not negotiate h2; set protocol: h1 for this deployment'));
+        return;
+      }
+      this.startPing(ps);
+    });
+    session.on('remoteSettings', (settings) => {
+      ps.maxStreams = Math.min(settings.maxConcurrentStreams ?? MAX_STREAMS_PER_SESSION, MAX_STREAMS_PER_SESSION);
+    });
+    session.on('goaway', () => {
+      // The peer will take no new streams here; existing ones may finish. Node closes the session after.
+      this.drain(ps);
+    });
+    session.on('error', () => {
+      // Stream errors reach their own handlers; here we only stop using the session.
+      this.drain(ps);
+    });
+    session.on('close', () => {
+      clearTimeout(connectTimer);
+      if (!connected && !this.closed) this.backoff.fail(Date.now());
+      this.drain(ps);
+    });
+    return ps;
+  }
+
+  private startPing(ps: PooledSession): void {
+    const timer = setInterval(() => {
+      if (ps.pingOutstanding || ps.draining) return;
+      ps.pingOutstanding = true;
+      const deadline = setTimeout(() => {
+        ps.session.destroy(codedError('GW_PING_TIMEOUT', 'upstream did not answer PING'));
+      }, this.opts.pingTimeoutMs);
+      deadline.unref();
+      try {
+        ps.session.ping((err) => {
+          clearTimeout(deadline);
+          ps.pingOutstanding = false;
+          if (err !== null) this.drain(ps);
+        });
+      } catch {
+        clearTimeout(deadline);
+        this.drain(ps);
+      }
+    }, this.opts.pingIntervalMs);
+    timer.unref();
+    ps.pingTimer = timer;
+  }
+
+  /** Takes a session out of rotation: no new streams; it closes once its streams finish. */
+  private drain(ps: PooledSession): void {
+    ps.draining = true;
+    if (ps.pingTimer !== undefined) {
+      clearInterval(ps.pingTimer);
+      ps.pingTimer = undefined;
+    }
+    const i = this.sessions.indexOf(ps);
+    if (i >= 0) this.sessions.splice(i, 1);
+    if (!ps.session.closed && !ps.session.destroyed) ps.session.close();
+  }
+
+  stats(): DispatcherStats {
+    return {
+      connections: this.sessions.length,
+      connectsTotal: this.connectsTotal,
+      active: this.active,
+      backingOff: this.backoff.waitMs(Date.now()) > 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.sessions];
+    await Promise.all(
+      all.map(
+        (ps) =>
+          new Promise<void>((resolve) => {
+            if (ps.session.closed || ps.session.destroyed) return resolve();
+            ps.session.once('close', () => resolve());
+            this.drain(ps);
+          }),
+      ),
+    );
+  }
+
+  destroy(): void {
+    this.closed = true;
+    for (const ps of [...this.sessions]) {
+      this.drain(ps);
+      ps.session.destroy();
+    }
+  }
+}

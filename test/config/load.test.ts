@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfigFile, validateConfig } from '../../src/config/load.js';
+
+function problems(value: unknown): { path: string; message: string }[] {
+  try {
+    validateConfig(value);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+const minimal = {
+  deployments: [{ name: 'a', url: 'h2c://127.0.0.1:9000' }],
+  models: [{ name: 'default', deployments: ['a'] }],
+};
+
+describe('config: validated once, every problem with its path, then frozen', () => {
+  it('a minimal file gets defaults with units in their names', () => {
+    const cfg = validateConfig(minimal);
+    assert.equal(cfg.listeners[0]?.port, 8080);
+    assert.equal(cfg.limits.maxBodyBytes, 1024 * 1024);
+    assert.equal(cfg.deployments[0]?.adapter, 'openai');
+    assert.ok(Object.isFrozen(cfg) && Object.isFrozen(cfg.deployments[0]));
+  });
+
+  it('reports every problem at once, each with its path', () => {
+    const p = problems({
+      listeners: [{ port: 99999 }],
+      deployments: [{ name: 'a', url: 'ftp://x' }, { name: 'a', url: 'h2c://127.0.0.1:1', adapter: 'grpc' }],
+      models: [{ name: 'm', deployments: ['missing'] }],
+      limits: { maxBodyBytes: 'big' },
+      typo: true,
+    });
+    const paths = p.map((x) => x.path);
+    for (const expected of ['listeners[0].port', 'deployments[0].url', 'deployments[1].adapter', 'limits.maxBodyBytes', '(root)']) {
+      assert.ok(paths.includes(expected), `missing ${expected} in ${paths.join(', ')}`);
+    }
+    assert.match(p.find((x) => x.path === 'deployments[0].url')?.message ?? '', /http:\/\/, https:\/\/ or h2c:\/\//);
+    assert.match(p.find((x) => x.path === '(root)')?.message ?? '', /typo/);
+  });
+
+  it('cross-references: unknown deployment, duplicate names and aliases', () => {
+    const p = problems({
+      deployments: [{ name: 'a', url: 'h2c://127.0.0.1:1' }, { name: 'a', url: 'h2c://127.0.0.1:2' }],
+      models: [
+        { name: 'm', aliases: ['x'], deployments: ['a'] },
+        { name: 'x', deployments: ['b'] },
+      ],
+    });
+    const byPath = new Map(p.map((x) => [x.path, x.message]));
+    assert.match(byPath.get('deployments[1].name') ?? '', /duplicate/);
+    assert.match(byPath.get('models[1].name') ?? '', /already used by model "m"/);
+    assert.match(byPath.get('models[1].deployments[0]') ?? '', /unknown deployment "b"/);
+  });
+
+  it('a YAML file with a syntax error or a missing file is a ConfigError, not an exception', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'deployments: [\n  name: a\n');
+    assert.throws(() => loadConfigFile(bad), (e) => e instanceof ConfigError && e.problems[0]?.path === '(syntax)');
+    assert.throws(() => loadConfigFile(join(dir, 'nope.yaml')), (e) => e instanceof ConfigError && /ENOENT/.test(e.message));
+    const empty = join(dir, 'empty.yaml');
+    writeFileSync(empty, '');
+    assert.throws(() => loadConfigFile(empty), (e) => e instanceof ConfigError && /empty/.test(e.message));
+    const dup = join(dir, 'dup.yaml');
+    writeFileSync(dup, 'models: []\nmodels: []\n');
+    assert.throws(() => loadConfigFile(dup), (e) => e instanceof ConfigError);
+  });
+
+  it('a good YAML file loads', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
+    const file = join(dir, 'ghostwire.yaml');
+    writeFileSync(
+      file,
+      [
+        'listeners:',
+        '  - { host: 127.0.0.1, port: 0 }',
+        'deployments:',
+        '  - name: vllm-a',
+        '    url: http://127.0.0.1:8000',
+        '    credential: { type: bearer, token: { env: VLLM_KEY } }',
+        'models:',
+        '  - name: qwen-coder',
+        '    aliases: [copilot-codex]',
+        '    deployments: [vllm-a]',
+      ].join('\n'),
+    );
+    const cfg = loadConfigFile(file);
+    assert.deepEqual(cfg.models[0]?.aliases, ['copilot-codex']);
+    assert.deepEqual(cfg.deployments[0]?.credential, { type: 'bearer', token: { env: 'VLLM_KEY' } });
+  });
+});

@@ -26,12 +26,19 @@ export function parseFlags(argv: string[], options: Options): Flags {
       allowPositionals: true,
     });
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message.replace(/\. To specify a positional.*$/s, '') : String(err));
+    throw new UsageError(
+      err instanceof Error ? err.message.replace(/\. To specify a positional.*$/s, '') : String(err),
+    );
   }
 }
 
 /** An integer flag within bounds, or a UsageError naming the flag. */
-export function intFlag(value: string | undefined, name: string, min: number, max: number): number | undefined {
+export function intFlag(
+  value: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) {

@@ -26,17 +26,20 @@ Runs the gateway. Prints "listening on <url>" once it accepts connections.
 With neither --config nor --upstream, an embedded model simulator starts in-process and the
 model "default" routes to it.
 `,
-  simulate: `Usage: ghostwire simulate [--host H] [--port P] [--ttft-ms N] [--token-ms N] [--slots N] [--max-tokens N]
+  simulate: `Usage: ghostwire simulate [--host H] [--port P] [--ttft-ms N] [--token-ms N] [--slots N]
+                          [--max-tokens N] [--queue-limit N] [--seed N]
 
 Runs a model-server simulator (OpenAI /v1/completions and Copilot /v1/engines/{engine}/completions,
 h2c and HTTP/1.1 on one port). Prints "listening on <url>" once ready. GET /stats for counters.
 
   --host H           listen address (default 127.0.0.1)
   --port P           listen port (default 0 = any free port)
-  --ttft-ms N        time to first token, ms
-  --token-ms N       time between tokens, ms
-  --slots N          concurrent generations (a GPU's batch); the rest wait in a queue
-  --max-tokens N     cap on tokens per completion
+  --ttft-ms N        time to first token, ms (default 40)
+  --token-ms N       time between tokens, ms (default 8)
+  --slots N          concurrent generations, a GPU's batch (default 64); the rest wait in a queue
+  --max-tokens N     cap on tokens per completion (default 256)
+  --queue-limit N    requests that may wait for a slot (default 1024); beyond that, 503
+  --seed N           seed for the generated text (same prompt + seed = same completion)
   -h, --help         show this help
 `,
 } as const;

@@ -24,7 +24,9 @@ export async function main(argv: string[], out: NodeJS.WritableStream = process.
     return await run(rest, out);
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`ghostwire ${command}: ${err.message}\nRun 'ghostwire ${command} --help' for usage.\n`);
+      process.stderr.write(
+        `ghostwire ${command}: ${err.message}\nRun 'ghostwire ${command} --help' for usage.\n`,
+      );
       return 2;
     }
     throw err;

@@ -29,7 +29,8 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
   const host = str(flags, 'host');
   const tlsCert = str(flags, 'tls-cert');
   const tlsKey = str(flags, 'tls-key');
-  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  if ((tlsCert === undefined) !== (tlsKey === undefined))
+    throw new UsageError('--tls-cert and --tls-key go together');
   const upstreams = strs(flags, 'upstream');
   const configFile = str(flags, 'config');
 
@@ -51,7 +52,9 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
       ...first,
       ...(host === undefined ? {} : { host }),
       ...(port === undefined ? {} : { port }),
-      ...(tlsCert === undefined || tlsKey === undefined ? {} : { tls: { certFile: tlsCert, keyFile: tlsKey } }),
+      ...(tlsCert === undefined || tlsKey === undefined
+        ? {}
+        : { tls: { certFile: tlsCert, keyFile: tlsKey } }),
     };
     input = { ...input, listeners: [listener, ...(input.listeners?.slice(1) ?? [])] };
     const config = validateConfig(input, configFile ?? 'flags');
@@ -84,7 +87,10 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
     if (err instanceof UsageError) throw err;
     // Secrets that cannot be resolved, unreadable TLS files: operator errors, not crashes.
     const code = (err as NodeJS.ErrnoException).code;
-    if (err instanceof Error && (code === 'ENOENT' || code === 'EACCES' || /environment variable|secret file/.test(err.message))) {
+    if (
+      err instanceof Error &&
+      (code === 'ENOENT' || code === 'EACCES' || /environment variable|secret file/.test(err.message))
+    ) {
       process.stderr.write(`ghostwire: ${err.message}\n`);
       return 2;
     }
@@ -101,7 +107,7 @@ function printWelcome(out: NodeJS.WritableStream, gateway: Gateway, simulator: S
   const model = simulator !== undefined ? 'default' : (gateway.registry.names()[0] ?? 'default');
   const body = JSON.stringify({ prompt: TRY_PROMPT, max_tokens: 48, stream: true });
   out.write(
-    `\nStream a completion:\n  curl ${cleartext ? '--http2-prior-knowledge' : '--http2 -k'} -N ${url}/v1/engines/${model === '*' ? 'default' : model}/completions \\\n` +
+    `\nStream a completion:\n  curl -sSN ${cleartext ? '--http2-prior-knowledge' : '--http2 -k'} ${url}/v1/engines/${model === '*' ? 'default' : model}/completions \\\n` +
       `    -H 'content-type: application/json' \\\n    -d '${body.replace(/'/g, "'\\''")}'\n\n`,
   );
 }
@@ -113,7 +119,9 @@ function waitForSignal(gateway: Gateway, simulator: Simulator | undefined): Prom
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) process.exit(130);
       stopping = true;
-      process.stderr.write(`ghostwire: ${signal}: draining (grace ${gateway.config.limits.shutdownGraceMs} ms)\n`);
+      process.stderr.write(
+        `ghostwire: ${signal}: draining (grace ${gateway.config.limits.shutdownGraceMs} ms)\n`,
+      );
       void gateway
         .close()
         .then(() => simulator?.close())

@@ -9,6 +9,8 @@ const FLAGS = {
   'token-ms': { type: 'string' },
   slots: { type: 'string' },
   'max-tokens': { type: 'string' },
+  'queue-limit': { type: 'string' },
+  seed: { type: 'string' },
 } as const;
 
 /** `ghostwire simulate`: the model-server simulator on its own, until a signal. */
@@ -27,6 +29,8 @@ export async function simulateCommand(argv: string[], out: NodeJS.WritableStream
     tokenMs: intFlag(str(flags, 'token-ms'), 'token-ms', 0, 60_000) ?? d.tokenMs,
     slots: intFlag(str(flags, 'slots'), 'slots', 1, 100_000) ?? d.slots,
     maxTokens: intFlag(str(flags, 'max-tokens'), 'max-tokens', 1, 1_000_000) ?? d.maxTokens,
+    queueLimit: intFlag(str(flags, 'queue-limit'), 'queue-limit', 0, 1_000_000) ?? d.queueLimit,
+    seed: intFlag(str(flags, 'seed'), 'seed', 0, 2 ** 31 - 1) ?? d.seed ?? 0,
   });
   out.write(`listening on ${sim.url}\n`);
   await new Promise<void>((resolve) => {

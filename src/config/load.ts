@@ -13,7 +13,9 @@ export interface ConfigProblem {
 export class ConfigError extends Error {
   readonly problems: ConfigProblem[];
   constructor(source: string, problems: ConfigProblem[]) {
-    super(`${source}: ${problems.length} problem(s)\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+    super(
+      `${source}: ${problems.length} problem(s)\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
     this.problems = problems;
   }
@@ -30,7 +32,8 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    return `unknown key(s) ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   return issue.message;
 }
 
@@ -59,11 +62,13 @@ export function loadConfigFile(file: string): GatewayConfig {
   try {
     value = parseYaml(text, { prettyErrors: true, uniqueKeys: true });
   } catch (err) {
-    const message = err instanceof YAMLParseError ? err.message.split('\n')[0] ?? err.message : String(err);
+    const message = err instanceof YAMLParseError ? (err.message.split('\n')[0] ?? err.message) : String(err);
     throw new ConfigError(file, [{ path: '(syntax)', message }]);
   }
   if (value === null || value === undefined) {
-    throw new ConfigError(file, [{ path: '(root)', message: 'the file is empty; expected a mapping with deployments and models' }]);
+    throw new ConfigError(file, [
+      { path: '(root)', message: 'the file is empty; expected a mapping with deployments and models' },
+    ]);
   }
   return validateConfig(value, file);
 }

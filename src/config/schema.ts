@@ -61,6 +61,16 @@ export const DeploymentConfig = z.strictObject({
   /** HTTP/2 keepalive: PING after this long without a frame; the session is dropped if no ack in pingTimeoutMs. */
   pingIntervalMs: positiveMs.default(15_000),
   pingTimeoutMs: positiveMs.default(5000),
+  /**
+   * The upstream's rapid-reset allowance per HTTP/2 session (nghttp2's default: 1000 resets,
+   * refilled 33/s). Every cancel is a reset; a session is retired after spending half of it.
+   */
+  resetBudget: z
+    .strictObject({
+      burst: z.number().int().min(2).max(1_000_000).default(1000),
+      perSecond: z.number().min(0).max(1_000_000).default(33),
+    })
+    .default({ burst: 1000, perSecond: 33 }),
   tls: z
     .strictObject({
       caFile: z.string().min(1).optional(),
@@ -81,7 +91,12 @@ export const ModelConfig = z.strictObject({
 });
 
 export const LimitsConfig = z.strictObject({
-  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   /** Time allowed for the whole request body to arrive. */
   bodyTimeoutMs: positiveMs.default(10_000),
   /** A completion that would arrive later than this is worthless: the request is cancelled upstream. */
@@ -96,7 +111,10 @@ export const LimitsConfig = z.strictObject({
 
 export const GatewayConfigSchema = z
   .strictObject({
-    listeners: z.array(ListenerConfig).min(1).default([{ host: '127.0.0.1', port: 8080 }]),
+    listeners: z
+      .array(ListenerConfig)
+      .min(1)
+      .default([{ host: '127.0.0.1', port: 8080 }]),
     deployments: z.array(DeploymentConfig).min(1),
     models: z.array(ModelConfig).min(1),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
@@ -105,7 +123,11 @@ export const GatewayConfigSchema = z
     const deploymentNames = new Set<string>();
     cfg.deployments.forEach((d, i) => {
       if (deploymentNames.has(d.name))
-        ctx.addIssue({ code: 'custom', path: ['deployments', i, 'name'], message: `duplicate deployment name "${d.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['deployments', i, 'name'],
+          message: `duplicate deployment name "${d.name}"`,
+        });
       deploymentNames.add(d.name);
     });
     const modelNames = new Map<string, string>();

@@ -6,12 +6,15 @@ export function resolveSecret(source: SecretSource, where: string): string {
   if (typeof source === 'string') return source;
   if ('env' in source) {
     const v = process.env[source.env];
-    if (v === undefined || v === '') throw new Error(`${where}: environment variable ${source.env} is not set`);
+    if (v === undefined || v === '')
+      throw new Error(`${where}: environment variable ${source.env} is not set`);
     return v;
   }
   try {
     return readFileSync(source.file, 'utf8').trim();
   } catch (err) {
-    throw new Error(`${where}: cannot read secret file ${source.file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new Error(
+      `${where}: cannot read secret file ${source.file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
   }
 }

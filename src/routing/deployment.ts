@@ -30,6 +30,8 @@ export function createDeployment(cfg: DeploymentConfig, index: number): Deployme
           connectTimeoutMs: cfg.connectTimeoutMs,
           pingIntervalMs: cfg.pingIntervalMs,
           pingTimeoutMs: cfg.pingTimeoutMs,
+          resetBurst: cfg.resetBudget.burst,
+          resetPerSecond: cfg.resetBudget.perSecond,
         })
       : new Http1Transport(endpoint, {
           maxConnections: cfg.maxConnections ?? DEFAULT_H1_CONNECTIONS,

@@ -66,7 +66,9 @@ export class Registry {
   resolve(name: string | undefined): Model {
     const model = name === undefined ? undefined : (this.byName.get(name) ?? this.viaWildcard(name));
     if (model === undefined) {
-      throw new GatewayError('GW_UNKNOWN_MODEL', { detail: `Known models: ${[...this.byName.keys()].join(', ')}.` });
+      throw new GatewayError('GW_UNKNOWN_MODEL', {
+        detail: `Known models: ${[...this.byName.keys()].join(', ')}.`,
+      });
     }
     return model;
   }
@@ -80,7 +82,10 @@ export class Registry {
     const model: Model = {
       name,
       upstreamModel,
-      targets: wc.deployments.map((deployment) => ({ deployment, path: upstreamPath(deployment, upstreamModel) })),
+      targets: wc.deployments.map((deployment) => ({
+        deployment,
+        path: upstreamPath(deployment, upstreamModel),
+      })),
     };
     if (this.wildcardNames.size < WILDCARD_CACHE) this.wildcardNames.set(name, model);
     return model;

@@ -42,6 +42,10 @@ export interface DispatcherStats {
   active: number;
   /** True while reconnect backoff makes the endpoint fail fast. */
   backingOff: boolean;
+  /** Requests sent again after the upstream refused them unprocessed (HTTP/2 only). */
+  retriesTotal: number;
+  /** Sessions retired before the upstream's rapid-reset guard would have cut them (HTTP/2 only). */
+  rotationsTotal: number;
 }
 
 /** Everything that sends a request upstream has this one shape (after undici's Dispatcher). */

@@ -10,7 +10,11 @@ export function upstreamFailure(err: unknown, responseStarted: boolean): Gateway
   const detail = typeof code === 'string' ? `(${code})` : undefined;
   const opts = detail === undefined ? { cause: err } : { cause: err, detail };
   if (responseStarted) return new GatewayError('GW_UPSTREAM_CLOSED', opts);
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'GW_CONNECT_TIMEOUT')
+  if (
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'GW_CONNECT_TIMEOUT'
+  )
     return new GatewayError('GW_UPSTREAM_TIMEOUT', opts);
   return new GatewayError('GW_UPSTREAM_UNAVAILABLE', opts);
 }

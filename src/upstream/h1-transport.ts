@@ -1,6 +1,13 @@
 import { Pool, type Dispatcher as UndiciDispatcher } from 'undici';
 import type { Endpoint } from './endpoint.js';
-import type { DispatchControl, Dispatcher, DispatcherStats, ResponseHeaders, UpstreamHandler, UpstreamRequest } from './dispatcher.js';
+import type {
+  DispatchControl,
+  Dispatcher,
+  DispatcherStats,
+  ResponseHeaders,
+  UpstreamHandler,
+  UpstreamRequest,
+} from './dispatcher.js';
 import { upstreamFailure } from './errors.js';
 
 export interface Http1TransportOptions {
@@ -92,7 +99,14 @@ export class Http1Transport implements Dispatcher {
 
   stats(): DispatcherStats {
     const s = this.pool.stats;
-    return { connections: s.connected, connectsTotal: this.connectsTotal, active: this.active, backingOff: false };
+    return {
+      connections: s.connected,
+      connectsTotal: this.connectsTotal,
+      active: this.active,
+      backingOff: false,
+      retriesTotal: 0,
+      rotationsTotal: 0,
+    };
   }
 
   async close(): Promise<void> {

@@ -2,10 +2,17 @@ import http2 from 'node:http2';
 import { GatewayError } from '../errors/gateway-error.js';
 import { Backoff } from './backoff.js';
 import type { Endpoint } from './endpoint.js';
-import type { DispatchControl, Dispatcher, DispatcherStats, UpstreamHandler, UpstreamRequest } from './dispatcher.js';
+import type {
+  DispatchControl,
+  Dispatcher,
+  DispatcherStats,
+  UpstreamHandler,
+  UpstreamRequest,
+} from './dispatcher.js';
 import { codedError, upstreamFailure } from './errors.js';
+import { ResetBudget } from './reset-budget.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /** Streams we allow on a session before the peer has told us its own limit (RFC 9113 suggests ≥ 100). */
 const DEFAULT_PEER_STREAMS = 100;
@@ -17,34 +24,54 @@ export interface Http2PoolOptions {
   connectTimeoutMs: number;
   pingIntervalMs: number;
   pingTimeoutMs: number;
+  /** The upstream's rapid-reset allowance per session (nghttp2 default: 1000, refilled 33/s). */
+  resetBurst?: number;
+  resetPerSecond?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
 }
 
 interface PooledSession {
   readonly session: http2.ClientHttp2Session;
+  readonly resets: ResetBudget;
   active: number;
   maxStreams: number;
-  /** No new streams: GOAWAY received, closing, or failed. */
+  /** No new streams: GOAWAY received, closing, retired, or failed. */
   draining: boolean;
+  /** From the peer's GOAWAY: streams above this id were never processed and are safe to retry. */
+  goawayLastStreamId: number | undefined;
   pingTimer: NodeJS.Timeout | undefined;
   pingOutstanding: boolean;
 }
 
-const NOOP_CONTROL: DispatchControl = { resume() {} };
+/** Flow control that follows a request across a transparent retry onto another stream. */
+class StreamControl implements DispatchControl {
+  stream: http2.ClientHttp2Stream | undefined;
+  resume(): void {
+    this.stream?.resume();
+  }
+}
+
+/** How many times a stream the server provably never processed is retried on another session. */
+const TRANSPARENT_RETRIES = 1;
 
 /**
  * A small pool of long-lived HTTP/2 sessions to one upstream endpoint. A request goes on the
  * least-busy session with a free stream slot; a new session opens only when every open one is at
  * the peer's MAX_CONCURRENT_STREAMS. Sessions are kept alive with PING; a session that receives
- * GOAWAY or fails is drained (its streams finish, no new ones start) and replaced on demand;
- * failed connects back off exponentially so a dead endpoint fails fast instead of piling up.
+ * GOAWAY, fails, or has spent half its reset budget is drained (its streams finish, no new ones
+ * start) and replaced on demand. A stream the server refused or never processed (REFUSED_STREAM,
+ * or above a GOAWAY's last stream id) is retried once on another session: nothing reached the
+ * model, and nothing reached the client. Failed connects back off exponentially so a dead
+ * endpoint fails fast instead of piling up.
  */
 export class Http2Pool implements Dispatcher {
   private readonly sessions: PooledSession[] = [];
   private readonly backoff: Backoff;
   private connectsTotal = 0;
   private active = 0;
+  private retriesTotal = 0;
+  private rotationsTotal = 0;
   private closed = false;
 
   constructor(
@@ -55,13 +82,19 @@ export class Http2Pool implements Dispatcher {
   }
 
   dispatch(req: UpstreamRequest, handler: UpstreamHandler): DispatchControl {
-    if (req.signal.aborted) return NOOP_CONTROL;
+    const control = new StreamControl();
+    this.attempt(req, handler, control, TRANSPARENT_RETRIES);
+    return control;
+  }
+
+  private attempt(req: UpstreamRequest, handler: UpstreamHandler, control: StreamControl, retries: number): void {
+    if (req.signal.aborted) return;
     const picked = this.pick();
     if (picked instanceof GatewayError) {
       process.nextTick(() => {
         if (!req.signal.aborted) handler.onResponseError(picked);
       });
-      return NOOP_CONTROL;
+      return;
     }
     let stream: http2.ClientHttp2Stream;
     try {
@@ -70,22 +103,34 @@ export class Http2Pool implements Dispatcher {
         { endStream: req.body === undefined },
       );
     } catch (err) {
-      // The session died between pick and request (e.g. destroyed, out of stream ids): drain it.
-      picked.draining = true;
+      // The session died between pick and request (GOAWAY, destroyed): nothing was sent.
+      this.drain(picked);
+      if (retries > 0) {
+        this.retriesTotal++;
+        this.attempt(req, handler, control, retries - 1);
+        return;
+      }
       const failure = upstreamFailure(err, false);
       process.nextTick(() => {
         if (!req.signal.aborted) handler.onResponseError(failure);
       });
-      return NOOP_CONTROL;
+      return;
     }
+    control.stream = stream;
     picked.active++;
     this.active++;
-    this.track(picked, stream, req, handler);
+    this.track(picked, stream, req, handler, control, retries);
     if (req.body !== undefined) stream.end(req.body);
-    return { resume: () => stream.resume() };
   }
 
-  private track(ps: PooledSession, stream: http2.ClientHttp2Stream, req: UpstreamRequest, handler: UpstreamHandler): void {
+  private track(
+    ps: PooledSession,
+    stream: http2.ClientHttp2Stream,
+    req: UpstreamRequest,
+    handler: UpstreamHandler,
+    control: StreamControl,
+    retries: number,
+  ): void {
     let done = false;
     let started = false;
     let endSeen = false;
@@ -95,8 +140,20 @@ export class Http2Pool implements Dispatcher {
       done = true;
       // RST_STREAM(CANCEL) goes out on this stream only; the session stays up for other streams.
       stream.close(NGHTTP2_CANCEL);
+      if (ps.resets.spend(Date.now()) && !ps.draining) {
+        this.rotationsTotal++;
+        this.drain(ps);
+      }
     };
     signal.addEventListener('abort', onAbort, { once: true });
+    const fail = (err: unknown): void => {
+      if (!started && retries > 0 && !signal.aborted && this.neverProcessed(ps, stream)) {
+        this.retriesTotal++;
+        this.attempt(req, handler, control, retries - 1);
+        return;
+      }
+      handler.onResponseError(upstreamFailure(err, started));
+    };
 
     stream.on('response', (headers) => {
       if (done) return;
@@ -115,7 +172,7 @@ export class Http2Pool implements Dispatcher {
     stream.on('error', (err) => {
       if (done) return;
       done = true;
-      handler.onResponseError(upstreamFailure(err, started));
+      fail(err);
     });
     stream.on('close', () => {
       signal.removeEventListener('abort', onAbort);
@@ -128,10 +185,15 @@ export class Http2Pool implements Dispatcher {
         handler.onResponseEnd();
         return;
       }
-      handler.onResponseError(
-        upstreamFailure(codedError('GW_STREAM_CLOSED', `upstream stream closed (rst ${code ?? 'none'})`), started),
-      );
+      fail(codedError('GW_STREAM_CLOSED', `upstream stream closed (rst ${code ?? 'none'})`));
     });
+  }
+
+  /** True when the server told us it never processed this stream, so sending it again is safe. */
+  private neverProcessed(ps: PooledSession, stream: http2.ClientHttp2Stream): boolean {
+    if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return true;
+    const last = ps.goawayLastStreamId;
+    return last !== undefined && (stream.id === undefined || stream.id > last);
   }
 
   /** The least-busy usable session, a new one, or the reason there is none. */
@@ -144,7 +206,10 @@ export class Http2Pool implements Dispatcher {
     }
     if (best !== undefined) return best;
     if (this.sessions.length >= this.opts.maxSessions) {
-      return new GatewayError('GW_NO_CAPACITY', { detail: 'All upstream HTTP/2 streams are in use.', retryAfterS: 1 });
+      return new GatewayError('GW_NO_CAPACITY', {
+        detail: 'All upstream HTTP/2 streams are in use.',
+        retryAfterS: 1,
+      });
     }
     const wait = this.backoff.waitMs(Date.now());
     if (wait > 0) {
@@ -170,6 +235,8 @@ export class Http2Pool implements Dispatcher {
     });
     const ps: PooledSession = {
       session,
+      resets: new ResetBudget(this.opts.resetBurst ?? 1000, this.opts.resetPerSecond ?? 33, Date.now()),
+      goawayLastStreamId: undefined,
       active: 0,
       maxStreams: DEFAULT_PEER_STREAMS,
       draining: false,
@@ -181,7 +248,9 @@ export class Http2Pool implements Dispatcher {
     let connected = false;
 
     const connectTimer = setTimeout(() => {
-      session.destroy(codedError('GW_CONNECT_TIMEOUT', `connect timed out after ${this.opts.connectTimeoutMs} ms`));
+      session.destroy(
+        codedError('GW_CONNECT_TIMEOUT', `connect timed out after ${this.opts.connectTimeoutMs} ms`),
+      );
     }, this.opts.connectTimeoutMs);
     connectTimer.unref();
 
@@ -190,16 +259,22 @@ export class Http2Pool implements Dispatcher {
       connected = true;
       this.backoff.succeed();
       if (ep.tls && session.alpnProtocol !== 'h2') {
-        session.destroy(codedError('GW_NO_H2', 'TLS upstream did not negotiate h2; set protocol: h1 for this deployment'));
+        session.destroy(
+          codedError('GW_NO_H2', 'TLS upstream did not negotiate h2; set protocol: h1 for this deployment'),
+        );
         return;
       }
       this.startPing(ps);
     });
     session.on('remoteSettings', (settings) => {
-      ps.maxStreams = Math.min(settings.maxConcurrentStreams ?? MAX_STREAMS_PER_SESSION, MAX_STREAMS_PER_SESSION);
+      ps.maxStreams = Math.min(
+        settings.maxConcurrentStreams ?? MAX_STREAMS_PER_SESSION,
+        MAX_STREAMS_PER_SESSION,
+      );
     });
-    session.on('goaway', () => {
-      // The peer will take no new streams here; existing ones may finish. Node closes the session after.
+    session.on('goaway', (_code, lastStreamId) => {
+      // The peer takes no new streams here; streams up to lastStreamId may finish, later ones are retried.
+      ps.goawayLastStreamId = lastStreamId;
       this.drain(ps);
     });
     session.on('error', () => {
@@ -254,6 +329,8 @@ export class Http2Pool implements Dispatcher {
       connections: this.sessions.length,
       connectsTotal: this.connectsTotal,
       active: this.active,
+      retriesTotal: this.retriesTotal,
+      rotationsTotal: this.rotationsTotal,
       backingOff: this.backoff.waitMs(Date.now()) > 0,
     };
   }

@@ -37,13 +37,21 @@ describe('bad input gets a clear 4xx with a stable code', () => {
   });
 
   it('invalid JSON → 400 GW_INVALID_JSON', async () => {
-    assertError(await h2request(session, '/v1/engines/default/completions', '{"prompt": '), 400, 'GW_INVALID_JSON');
+    assertError(
+      await h2request(session, '/v1/engines/default/completions', '{"prompt": '),
+      400,
+      'GW_INVALID_JSON',
+    );
   });
   it('empty body → 400 GW_INVALID_JSON', async () => {
     assertError(await h2request(session, '/v1/engines/default/completions', ''), 400, 'GW_INVALID_JSON');
   });
   it('a JSON array instead of an object → 400 GW_INVALID_REQUEST', async () => {
-    assertError(await h2request(session, '/v1/engines/default/completions', '[1,2]'), 400, 'GW_INVALID_REQUEST');
+    assertError(
+      await h2request(session, '/v1/engines/default/completions', '[1,2]'),
+      400,
+      'GW_INVALID_REQUEST',
+    );
   });
   it('wrong content type → 415 GW_UNSUPPORTED_MEDIA_TYPE', async () => {
     const res = await h2request(session, '/v1/engines/default/completions', copilotBody(), {
@@ -58,7 +66,11 @@ describe('bad input gets a clear 4xx with a stable code', () => {
   });
   it('body over the limit without content-length (streamed) → 413', async () => {
     const res = await new Promise<Received>((resolve, reject) => {
-      const req = session.request({ ':method': 'POST', ':path': '/v1/engines/default/completions', 'content-type': 'application/json' });
+      const req = session.request({
+        ':method': 'POST',
+        ':path': '/v1/engines/default/completions',
+        'content-type': 'application/json',
+      });
       const out: Received = { status: 0, headers: {}, body: '', chunks: [], startedAt: 0, endedAt: 0 };
       req.on('response', (h) => {
         out.status = Number(h[':status']);
@@ -83,7 +95,11 @@ describe('bad input gets a clear 4xx with a stable code', () => {
     assertError(res, 404, 'GW_UNKNOWN_MODEL');
   });
   it('missing prompt → 400 GW_INVALID_REQUEST naming the field', async () => {
-    const res = await h2request(session, '/v1/engines/default/completions', JSON.stringify({ max_tokens: 5 }));
+    const res = await h2request(
+      session,
+      '/v1/engines/default/completions',
+      JSON.stringify({ max_tokens: 5 }),
+    );
     assertError(res, 400, 'GW_INVALID_REQUEST');
     assert.match(res.body, /prompt/);
   });
@@ -104,19 +120,31 @@ describe('bad input gets a clear 4xx with a stable code', () => {
     ['suffix', {}],
   ] as const) {
     it(`wrong type: ${field}=${JSON.stringify(value)} → 400 naming the field`, async () => {
-      const res = await h2request(session, '/v1/engines/default/completions', copilotBody({ [field]: value }));
+      const res = await h2request(
+        session,
+        '/v1/engines/default/completions',
+        copilotBody({ [field]: value }),
+      );
       assertError(res, 400, 'GW_INVALID_REQUEST');
       assert.match(res.body, new RegExp(field));
     });
   }
   it('unknown fields are ignored, not rejected', async () => {
-    const res = await h2request(session, '/v1/engines/default/completions', copilotBody({ brand_new_field: { a: 1 }, nwo: 'o/r' }));
+    const res = await h2request(
+      session,
+      '/v1/engines/default/completions',
+      copilotBody({ brand_new_field: { a: 1 }, nwo: 'o/r' }),
+    );
     assert.equal(res.status, 200);
   });
   it('unknown route → 404 GW_NOT_FOUND; wrong method → 405', async () => {
     assertError(await h2request(session, '/v2/whatever', undefined, {}, 'GET'), 404, 'GW_NOT_FOUND');
     assertError(await h2request(session, '/v1/engines//completions', copilotBody()), 404, 'GW_NOT_FOUND');
-    assertError(await h2request(session, '/v1/completions', undefined, {}, 'GET'), 405, 'GW_METHOD_NOT_ALLOWED');
+    assertError(
+      await h2request(session, '/v1/completions', undefined, {}, 'GET'),
+      405,
+      'GW_METHOD_NOT_ALLOWED',
+    );
   });
   it('none of the bad requests reached the upstream, and the gateway still serves', async () => {
     const before = upstream.seen.length;

@@ -4,14 +4,18 @@ import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import type { Gateway } from '../../src/server/gateway.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { copilotBody, eventually, h2connect } from '../helpers/clients.js';
+import { copilotBody, eventually, h2connect, h2request, sseEvents, type Received } from '../helpers/clients.js';
 import { gatewayTo, recordRequests } from '../helpers/gateway.js';
 
 const PATH = '/v1/engines/default/completions';
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
 /** Sends one streaming request; resets it with `code` after the first chunk when `reset` is set. */
-function request(session: http2.ClientHttp2Session, reset: boolean, code = NGHTTP2_CANCEL): Promise<'done' | 'reset'> {
+function request(
+  session: http2.ClientHttp2Session,
+  reset: boolean,
+  code = NGHTTP2_CANCEL,
+): Promise<'done' | 'reset'> {
   return new Promise((resolve, reject) => {
     const req = session.request({ ':method': 'POST', ':path': PATH, 'content-type': 'application/json' });
     req.on('data', () => {
@@ -48,7 +52,11 @@ describe('cancellation reaches the model server', () => {
     try {
       const results = await Promise.all(Array.from({ length: 100 }, (_, i) => request(session, i % 2 === 1)));
       assert.equal(results.filter((r) => r === 'reset').length, 50);
-      await eventually(() => sim.stats().active === 0 && sim.stats().completed + sim.stats().cancelled === 100, 5000, 'simulator idle');
+      await eventually(
+        () => sim.stats().active === 0 && sim.stats().completed + sim.stats().cancelled === 100,
+        5000,
+        'simulator idle',
+      );
       const s = sim.stats();
       assert.equal(s.cancelled, 50, JSON.stringify(s));
       assert.equal(s.completed, 50);
@@ -56,7 +64,10 @@ describe('cancellation reaches the model server', () => {
       assert.equal(sessionClosed, false, 'the client connection stays open');
       assert.equal(session.closed || session.destroyed, false);
       const up = gw.registry.deployments[0]?.dispatcher.stats();
-      assert.deepEqual({ connections: up?.connections, connectsTotal: up?.connectsTotal, active: up?.active }, { connections: 1, connectsTotal: 1, active: 0 });
+      assert.deepEqual(
+        { connections: up?.connections, connectsTotal: up?.connectsTotal, active: up?.active },
+        { connections: 1, connectsTotal: 1, active: 0 },
+      );
       // Each reset is recorded as 499 / client_cancel.
       await eventually(() => rec.ended.length >= 100, 2000, 'all requests recorded');
       const cancelled = rec.ended.filter((c) => c.status === 499);
@@ -67,6 +78,39 @@ describe('cancellation reaches the model server', () => {
       rec.stop();
       session.close();
       await gw.close(100);
+    }
+  });
+
+  // Regression: nghttp2 (the simulator's Node 20) answers ~1000 resets on one session with
+  // GOAWAY(INTERNAL_ERROR), and Node then destroys the session with every stream in flight on it.
+  // The pool retires sessions before that, so 1500 cancels cost the streams running beside them nothing.
+  it('1500 cancels while 75 long completions run: no completion fails, the upstream never cuts a session', async () => {
+    const big = await startSimulator({ ttftMs: 5, tokenMs: 10, slots: 4000, maxTokens: 30 });
+    const gw2 = await gatewayTo(`h2c://127.0.0.1:${big.port}`);
+    // Many editors, each on its own connection (one connection resetting 1500 streams at once
+    // would rightly trip the gateway's own rapid-reset guard); the upstream pool aggregates them.
+    const sessions = await Promise.all(Array.from({ length: 15 }, () => h2connect(gw2.urls[0] as string)));
+    try {
+      const longs: Promise<Received>[] = [];
+      const cancels: Promise<'done' | 'reset'>[] = [];
+      for (const session of sessions) {
+        for (let i = 0; i < 5; i++) longs.push(h2request(session, PATH, copilotBody({ max_tokens: 30 })));
+        for (let i = 0; i < 100; i++) cancels.push(request(session, true));
+      }
+      await Promise.all(cancels);
+      const done = await Promise.all(longs);
+      const broken = done.filter((r) => r.status !== 200 || sseEvents(r.body).at(-1) !== '[DONE]');
+      assert.equal(broken.length, 0, `${broken.length} long completions failed: ${broken[0]?.body.slice(-300)}`);
+      await eventually(() => big.stats().active === 0, 5000, 'simulator idle');
+      const s = big.stats();
+      assert.equal(s.cancelled, 1500, JSON.stringify(s));
+      assert.equal(s.completed, 75);
+      const up = gw2.registry.deployments[0]?.dispatcher.stats();
+      assert.ok((up?.rotationsTotal ?? 0) >= 2, `rotations: ${up?.rotationsTotal}`);
+    } finally {
+      for (const session of sessions) session.close();
+      await gw2.close(100);
+      await big.close();
     }
   });
 
@@ -85,7 +129,8 @@ describe('cancellation reaches the model server', () => {
         req.end(copilotBody({ max_tokens: 20 }));
       });
       // Poll the simulator's own counter as fast as the event loop allows.
-      while (sim.stats().cancelled === 0 && performance.now() - resetAt < 2000) await new Promise((r) => setImmediate(r));
+      while (sim.stats().cancelled === 0 && performance.now() - resetAt < 2000)
+        await new Promise((r) => setImmediate(r));
       const elapsed = performance.now() - resetAt;
       assert.equal(sim.stats().cancelled, 1);
       assert.ok(elapsed < 50, `upstream saw the cancel after ${elapsed.toFixed(2)} ms`);
@@ -105,7 +150,14 @@ describe('cancellation reaches the model server', () => {
         const u = new URL(gw.urls[0] as string);
         await new Promise<void>((resolve, reject) => {
           const req = http.request(
-            { host: u.hostname, port: u.port, path: PATH, method: 'POST', agent: false, headers: { 'content-type': 'application/json' } },
+            {
+              host: u.hostname,
+              port: u.port,
+              path: PATH,
+              method: 'POST',
+              agent: false,
+              headers: { 'content-type': 'application/json' },
+            },
             (res) => {
               res.once('data', () => {
                 req.destroy();
@@ -113,7 +165,9 @@ describe('cancellation reaches the model server', () => {
               });
             },
           );
-          req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
+          req.on('error', (e) =>
+            (e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e),
+          );
           req.end(copilotBody({ max_tokens: 20 }));
         });
         await eventually(() => sim.stats().cancelled === 1, 2000, 'simulator cancel');

@@ -23,8 +23,16 @@ describe('the upstream key is added on the upstream leg only and never reaches a
     process.env.GW_TEST_AZURE_KEY = AZURE_KEY;
     gw = await gatewayFor({
       deployments: [
-        { name: 'bearer', url: `h2c://127.0.0.1:${sim.port}`, credential: { type: 'bearer', token: UPSTREAM_KEY } },
-        { name: 'azure', url: `http://127.0.0.1:${sim.port}`, credential: { type: 'header', header: 'api-key', value: { env: 'GW_TEST_AZURE_KEY' } } },
+        {
+          name: 'bearer',
+          url: `h2c://127.0.0.1:${sim.port}`,
+          credential: { type: 'bearer', token: UPSTREAM_KEY },
+        },
+        {
+          name: 'azure',
+          url: `http://127.0.0.1:${sim.port}`,
+          credential: { type: 'header', header: 'api-key', value: { env: 'GW_TEST_AZURE_KEY' } },
+        },
       ],
       models: [
         { name: 'default', deployments: ['bearer'] },
@@ -41,7 +49,9 @@ describe('the upstream key is added on the upstream leg only and never reaches a
   it('bearer key reaches the upstream; the client credential does not', async () => {
     const session = await h2connect(gw.urls[0] as string);
     try {
-      const res = await h2request(session, '/v1/engines/default/completions', copilotBody(), { authorization: `Bearer ${CLIENT_TOKEN}` });
+      const res = await h2request(session, '/v1/engines/default/completions', copilotBody(), {
+        authorization: `Bearer ${CLIENT_TOKEN}`,
+      });
       assert.equal(res.status, 200);
       const seen = sim.lastRequest();
       assert.equal(seen?.headers.authorization, `Bearer ${UPSTREAM_KEY}`);
@@ -67,11 +77,16 @@ describe('the upstream key is added on the upstream leg only and never reaches a
         await h2request(session, '/v1/engines/default/completions', copilotBody()),
         await h2request(session, '/v1/engines/nope/completions', copilotBody()),
         await h2request(session, '/v1/engines/default/completions', '{bad'),
-        await h2request(session, '/v1/completions', JSON.stringify({ model: 'az', prompt: 'x', stream: false })),
+        await h2request(
+          session,
+          '/v1/completions',
+          JSON.stringify({ model: 'az', prompt: 'x', stream: false }),
+        ),
         await h2request(session, '/nope', undefined, {}, 'GET'),
       ];
       for (const res of responses) {
-        for (const secret of [UPSTREAM_KEY, AZURE_KEY, CLIENT_TOKEN]) assert.ok(!wire(res).includes(secret), `leak in ${res.status}`);
+        for (const secret of [UPSTREAM_KEY, AZURE_KEY, CLIENT_TOKEN])
+          assert.ok(!wire(res).includes(secret), `leak in ${res.status}`);
       }
     } finally {
       session.close();

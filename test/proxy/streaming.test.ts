@@ -2,7 +2,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Gateway } from '../../src/server/gateway.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { copilotBody, h1request, h2connect, h2request, sseEvents, sseText, TEST_CERT, TEST_KEY } from '../helpers/clients.js';
+import {
+  copilotBody,
+  h1request,
+  h2connect,
+  h2request,
+  sseEvents,
+  sseText,
+  TEST_CERT,
+  TEST_KEY,
+} from '../helpers/clients.js';
 import { gatewayFor } from '../helpers/gateway.js';
 
 const PATH = '/v1/engines/copilot-codex/completions';
@@ -47,7 +56,10 @@ describe('streaming: SSE bytes go out as they arrive, over h2c, TLS h2 and HTTP/
         const first = (res.chunks[0] as { atMs: number }).atMs;
         const total = res.endedAt - res.startedAt;
         // The upstream needs ≥ 11 × 40 ms after its first token; a buffering proxy would deliver all at once.
-        assert.ok(total - first >= 300, `first chunk at ${first.toFixed(1)} ms, end at ${total.toFixed(1)} ms`);
+        assert.ok(
+          total - first >= 300,
+          `first chunk at ${first.toFixed(1)} ms, end at ${total.toFixed(1)} ms`,
+        );
         assert.ok(sseText(res.body).length > 0);
       } finally {
         session.close();
@@ -66,10 +78,29 @@ describe('streaming: SSE bytes go out as they arrive, over h2c, TLS h2 and HTTP/
   it('OpenAI /v1/completions: streaming and non-streaming', async () => {
     const session = await h2connect(cleartext);
     try {
-      const streamed = await h2request(session, '/v1/completions', JSON.stringify({ model: 'default', prompt: 'let a = 1;\nlet b = 2;\nlet', max_tokens: 4, stream: true }));
+      const streamed = await h2request(
+        session,
+        '/v1/completions',
+        JSON.stringify({
+          model: 'default',
+          prompt: 'let a = 1;\nlet b = 2;\nlet',
+          max_tokens: 4,
+          stream: true,
+        }),
+      );
       assert.equal(streamed.status, 200);
       assert.equal(sseEvents(streamed.body).at(-1), '[DONE]');
-      const whole = await h2request(session, '/v1/completions', JSON.stringify({ model: 'default', prompt: 'let a = 1;\nlet', max_tokens: 4, stream: false, suffix: '\n' }));
+      const whole = await h2request(
+        session,
+        '/v1/completions',
+        JSON.stringify({
+          model: 'default',
+          prompt: 'let a = 1;\nlet',
+          max_tokens: 4,
+          stream: false,
+          suffix: '\n',
+        }),
+      );
       assert.equal(whole.status, 200, whole.body);
       assert.match(String(whole.headers['content-type']), /application\/json/);
       const json = JSON.parse(whole.body) as { choices: { text: string }[] };
@@ -82,7 +113,11 @@ describe('streaming: SSE bytes go out as they arrive, over h2c, TLS h2 and HTTP/
   it('the upstream receives the mapped model and the client body otherwise untouched', async () => {
     const session = await h2connect(cleartext);
     try {
-      const body = copilotBody({ max_tokens: 2, nwo: 'octo/repo', extra: { language: 'go', trim_by_indentation: true } });
+      const body = copilotBody({
+        max_tokens: 2,
+        nwo: 'octo/repo',
+        extra: { language: 'go', trim_by_indentation: true },
+      });
       await h2request(session, PATH, body);
       const seen = sim.lastRequest();
       assert.ok(seen !== undefined);

@@ -22,7 +22,10 @@ describe('upstream failures give the client a clear error and the gateway keeps 
       cleanups.push(() => session.close());
       const res = await h2request(session, PATH, copilotBody());
       assert.equal(res.status, 502, `${scheme}: ${res.body}`);
-      assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'GW_UPSTREAM_UNAVAILABLE');
+      assert.equal(
+        (JSON.parse(res.body) as { error: { code: string } }).error.code,
+        'GW_UPSTREAM_UNAVAILABLE',
+      );
       // A second try while backing off fails fast with the same code (no hang).
       const again = await h2request(session, PATH, copilotBody());
       assert.equal(again.status, 502);
@@ -70,7 +73,10 @@ describe('upstream failures give the client a clear error and the gateway keeps 
     cleanups.push(() => session.close());
     const res = await h2request(session, PATH, copilotBody());
     assert.equal(res.status, 502);
-    assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'GW_UPSTREAM_BAD_RESPONSE');
+    assert.equal(
+      (JSON.parse(res.body) as { error: { code: string } }).error.code,
+      'GW_UPSTREAM_BAD_RESPONSE',
+    );
     assert.doesNotMatch(res.body, /login/);
   });
 
@@ -158,7 +164,10 @@ describe('upstream failures give the client a clear error and the gateway keeps 
     cleanups.push(() => session.close());
     const res = await h2request(session, PATH, copilotBody());
     assert.equal(res.status, 200);
-    assert.equal((sseEvents(res.body).at(-1) as { error: { code: string } }).error.code, 'GW_UPSTREAM_CLOSED');
+    assert.equal(
+      (sseEvents(res.body).at(-1) as { error: { code: string } }).error.code,
+      'GW_UPSTREAM_CLOSED',
+    );
   });
 
   it('upstream that accepts but never answers → 504 GW_DEADLINE_EXCEEDED at the deadline, upstream stream reset', async () => {

@@ -16,7 +16,12 @@ interface Outcome {
   error: GatewayError | undefined;
 }
 
-const OPTS: Http2PoolOptions = { maxSessions: 4, connectTimeoutMs: 1000, pingIntervalMs: 60_000, pingTimeoutMs: 1000 };
+const OPTS: Http2PoolOptions = {
+  maxSessions: 4,
+  connectTimeoutMs: 1000,
+  pingIntervalMs: 60_000,
+  pingTimeoutMs: 1000,
+};
 
 function pool(url: string, opts: Partial<Http2PoolOptions> = {}): Http2Pool {
   const endpoint = resolveEndpoint({
@@ -28,6 +33,7 @@ function pool(url: string, opts: Partial<Http2PoolOptions> = {}): Http2Pool {
     connectTimeoutMs: 1000,
     pingIntervalMs: 60_000,
     pingTimeoutMs: 1000,
+    resetBudget: { burst: 1000, perSecond: 33 },
   });
   return new Http2Pool(endpoint, { ...OPTS, ...opts });
 }
@@ -48,13 +54,18 @@ function send(p: Http2Pool, signal: AbortSignal = new AbortController().signal):
         resolve(out);
       },
     };
-    p.dispatch({ method: 'POST', path: '/v1/completions', headers: {}, body: Buffer.from('{}'), signal }, handler);
+    p.dispatch(
+      { method: 'POST', path: '/v1/completions', headers: {}, body: Buffer.from('{}'), signal },
+      handler,
+    );
     signal.addEventListener('abort', () => resolve(out));
   });
 }
 
 /** An upstream that holds every stream open until release() is called. */
-async function holdingUpstream(settings: http2.Settings = {}): Promise<FakeUpstream & { release(): void; held: http2.ServerHttp2Stream[] }> {
+async function holdingUpstream(
+  settings: http2.Settings = {},
+): Promise<FakeUpstream & { release(): void; held: http2.ServerHttp2Stream[] }> {
   const held: http2.ServerHttp2Stream[] = [];
   const fake = await fakeH2Upstream((stream) => {
     stream.respond({ ':status': 200 });
@@ -151,6 +162,52 @@ describe('HTTP/2 upstream pool', () => {
     assert.equal((await kept).body, 'xy');
     assert.equal(up.connections, 1);
     assert.equal(p.stats().active, 0);
+  });
+
+  // Regression: GOAWAY(NO_ERROR) with a last-stream-id refuses later streams (RST 7); they were
+  // never processed, so the pool sends them again on a fresh session instead of failing them.
+  it('a stream refused by GOAWAY is retried transparently on a new session', async () => {
+    let n = 0;
+    const up = await fakeH2Upstream((stream) => {
+      n++;
+      if (n === 2) {
+        // Refuse this stream: say only stream 1 was processed.
+        stream.session?.goaway(0, 1);
+        return;
+      }
+      stream.respond({ ':status': 200 });
+      stream.end(`ok${n}`);
+    });
+    cleanups.push(() => up.close());
+    const p = pool(up.url);
+    cleanups.push(() => p.destroy());
+    assert.equal((await send(p)).body, 'ok1');
+    const second = await send(p);
+    assert.equal(second.error, undefined, String(second.error?.message));
+    assert.equal(second.body, 'ok3');
+    assert.equal(p.stats().retriesTotal, 1);
+    assert.equal(up.connections, 2);
+  });
+
+  it('cancels spend the reset budget: the session is retired gracefully before the upstream would GOAWAY', async () => {
+    const up = await holdingUpstream();
+    cleanups.push(() => up.close());
+    const p = pool(up.url, { resetBurst: 10, resetPerSecond: 0 });
+    cleanups.push(() => p.destroy());
+    const survivor = send(p);
+    const cancels = Array.from({ length: 6 }, () => new AbortController());
+    const cancelled = cancels.map((ac) => send(p, ac.signal));
+    await eventually(() => up.held.length === 7, 2000, 'seven held streams');
+    assert.equal(up.connections, 1);
+    for (const ac of cancels) ac.abort();
+    await Promise.all(cancelled);
+    assert.equal(p.stats().rotationsTotal, 1, 'retired after spending half the budget');
+    const next = send(p);
+    await eventually(() => up.held.length >= 8, 2000, 'a new stream');
+    assert.equal(up.connections, 2, 'new requests go to a fresh session');
+    up.release();
+    assert.equal((await survivor).body, 'xy', 'the stream in flight on the retired session finished');
+    assert.equal((await next).status, 200);
   });
 
   it('PING keepalive: a peer that stops answering is dropped after pingTimeoutMs', async () => {

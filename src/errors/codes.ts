@@ -3,24 +3,58 @@
  * can act on. docs/errors.md mirrors this table; a test keeps the two in step.
  */
 export const ERROR_TABLE = {
-  GW_NOT_FOUND: { status: 404, message: 'No such route. Completions are served at POST /v1/completions and POST /v1/engines/{engine}/completions.' },
+  GW_NOT_FOUND: {
+    status: 404,
+    message:
+      'No such route. Completions are served at POST /v1/completions and POST /v1/engines/{engine}/completions.',
+  },
   GW_METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not accept that HTTP method.' },
-  GW_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the request body as JSON with Content-Type: application/json.' },
-  GW_BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than the configured limit (limits.maxBodyBytes).' },
+  GW_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    message: 'Send the request body as JSON with Content-Type: application/json.',
+  },
+  GW_BODY_TOO_LARGE: {
+    status: 413,
+    message: 'The request body is larger than the configured limit (limits.maxBodyBytes).',
+  },
   GW_BODY_TIMEOUT: { status: 408, message: 'The request body did not arrive in time.' },
   GW_INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
-  GW_INVALID_REQUEST: { status: 400, message: 'The request body does not have the expected fields or types.' },
-  GW_UNKNOWN_MODEL: { status: 404, message: 'The requested model or engine is not configured on this gateway.' },
-  GW_NO_CAPACITY: { status: 503, message: 'No upstream capacity is available right now; retry after the indicated delay.' },
+  GW_INVALID_REQUEST: {
+    status: 400,
+    message: 'The request body does not have the expected fields or types.',
+  },
+  GW_UNKNOWN_MODEL: {
+    status: 404,
+    message: 'The requested model or engine is not configured on this gateway.',
+  },
+  GW_NO_CAPACITY: {
+    status: 503,
+    message: 'No upstream capacity is available right now; retry after the indicated delay.',
+  },
   GW_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The model server could not be reached.' },
   GW_UPSTREAM_ERROR: { status: 502, message: 'The model server answered with an error.' },
-  GW_UPSTREAM_CLOSED: { status: 502, message: 'The model server closed the stream before the completion finished.' },
-  GW_UPSTREAM_BAD_RESPONSE: { status: 502, message: 'The model server sent a response the gateway could not use.' },
+  GW_UPSTREAM_CLOSED: {
+    status: 502,
+    message: 'The model server closed the stream before the completion finished.',
+  },
+  GW_UPSTREAM_BAD_RESPONSE: {
+    status: 502,
+    message: 'The model server sent a response the gateway could not use.',
+  },
   GW_UPSTREAM_TIMEOUT: { status: 504, message: 'The model server did not answer in time.' },
-  GW_DEADLINE_EXCEEDED: { status: 504, message: 'The request deadline passed before the completion finished.' },
+  GW_DEADLINE_EXCEEDED: {
+    status: 504,
+    message: 'The request deadline passed before the completion finished.',
+  },
   GW_CLIENT_CLOSED: { status: 499, message: 'The client cancelled the request.' },
-  GW_SHUTTING_DOWN: { status: 503, message: 'This gateway instance is shutting down; retry on another connection.' },
-  GW_INTERNAL: { status: 500, message: 'Internal gateway error. The request id in this body helps operators find it.' },
+  GW_SHUTTING_DOWN: {
+    status: 503,
+    message: 'This gateway instance is shutting down; retry on another connection.',
+  },
+  GW_INTERNAL: {
+    status: 500,
+    message: 'Internal gateway error. The request id in this body helps operators find it.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERROR_TABLE;

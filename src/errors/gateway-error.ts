@@ -11,9 +11,12 @@ export class GatewayError extends Error {
     code: ErrorCode,
     opts: { detail?: string; cause?: unknown; retryAfterS?: number; status?: number } = {},
   ) {
-    super(opts.detail === undefined ? ERROR_TABLE[code].message : `${ERROR_TABLE[code].message} ${opts.detail}`, {
-      cause: opts.cause,
-    });
+    super(
+      opts.detail === undefined ? ERROR_TABLE[code].message : `${ERROR_TABLE[code].message} ${opts.detail}`,
+      {
+        cause: opts.cause,
+      },
+    );
     this.name = 'GatewayError';
     this.code = code;
     this.status = opts.status ?? ERROR_TABLE[code].status;

@@ -39,7 +39,9 @@ export class Relay implements UpstreamHandler {
       respondError(
         this.ex,
         this.ctx,
-        new GatewayError('GW_UPSTREAM_BAD_RESPONSE', { detail: `Unexpected content type "${contentType.slice(0, 64)}".` }),
+        new GatewayError('GW_UPSTREAM_BAD_RESPONSE', {
+          detail: `Unexpected content type "${contentType.slice(0, 64)}".`,
+        }),
       );
       return;
     }
@@ -96,6 +98,9 @@ export function statusError(status: number): GatewayError {
       detail: `The model server refused the gateway's credential (${status}); check the deployment's credential.`,
     });
   if (status >= 400 && status < 500)
-    return new GatewayError('GW_UPSTREAM_ERROR', { detail: `The model server rejected the request (${status}).`, status: 400 });
+    return new GatewayError('GW_UPSTREAM_ERROR', {
+      detail: `The model server rejected the request (${status}).`,
+      status: 400,
+    });
   return new GatewayError('GW_UPSTREAM_ERROR', { detail });
 }

@@ -53,7 +53,10 @@ export function validateCompletionBody(body: CompletionBody, requireModel: boole
   if (body.suffix != null && typeof body.suffix !== 'string') throw invalid('"suffix" must be a string.');
   if (body.max_tokens != null && !(isInt(body.max_tokens) && body.max_tokens >= 1))
     throw invalid('"max_tokens" must be a positive integer.');
-  if (body.temperature != null && !(typeof body.temperature === 'number' && body.temperature >= 0 && body.temperature <= 2))
+  if (
+    body.temperature != null &&
+    !(typeof body.temperature === 'number' && body.temperature >= 0 && body.temperature <= 2)
+  )
     throw invalid('"temperature" must be a number from 0 to 2.');
   if (body.top_p != null && !(typeof body.top_p === 'number' && body.top_p >= 0 && body.top_p <= 1))
     throw invalid('"top_p" must be a number from 0 to 1.');
@@ -66,5 +69,6 @@ export function validateCompletionBody(body: CompletionBody, requireModel: boole
     !(Array.isArray(stop) && stop.length <= MAX_STOP && stop.every((s) => typeof s === 'string'))
   )
     throw invalid(`"stop" must be a string or an array of at most ${MAX_STOP} strings.`);
-  if (body.stream != null && typeof body.stream !== 'boolean') throw invalid('"stream" must be true or false.');
+  if (body.stream != null && typeof body.stream !== 'boolean')
+    throw invalid('"stream" must be true or false.');
 }

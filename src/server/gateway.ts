@@ -53,7 +53,9 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
         if (engine === undefined) return respondError(ex, ctx, new GatewayError('GW_NOT_FOUND'));
       }
       ctx.armDeadline(limits.requestTimeoutMs, () => {
-        const err = new GatewayError('GW_DEADLINE_EXCEEDED', { detail: `Limit: ${limits.requestTimeoutMs} ms.` });
+        const err = new GatewayError('GW_DEADLINE_EXCEEDED', {
+          detail: `Limit: ${limits.requestTimeoutMs} ms.`,
+        });
         ctx.abort(err);
         respondError(ex, ctx, err);
       });

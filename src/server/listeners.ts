@@ -35,7 +35,11 @@ export function createProtocolServers(limits: LimitsConfig): ProtocolServers {
  * A bindable server for one listener: TLS negotiates h2 or http/1.1 by ALPN; cleartext sniffs the
  * HTTP/2 preface. Either way the socket ends up in the shared protocol engines.
  */
-export function createListenerServer(cfg: ListenerConfig, engines: ProtocolServers, limits: LimitsConfig): net.Server {
+export function createListenerServer(
+  cfg: ListenerConfig,
+  engines: ProtocolServers,
+  limits: LimitsConfig,
+): net.Server {
   if (cfg.tls === undefined) {
     return createCleartextServer(engines.h2, engines.h1, { firstByteTimeoutMs: limits.firstByteTimeoutMs });
   }

@@ -23,7 +23,13 @@ describe('command-line contract', () => {
   });
 
   it('unknown flags, bad values and unknown commands exit 2 with a hint and no stack trace', async () => {
-    for (const args of [['serve', '--bogus'], ['simulate', '--slots', 'many'], ['serve', '--port', '70000'], ['frobnicate'], ['serve', '--tls-cert', 'x']]) {
+    for (const args of [
+      ['serve', '--bogus'],
+      ['simulate', '--slots', 'many'],
+      ['serve', '--port', '70000'],
+      ['frobnicate'],
+      ['serve', '--tls-cert', 'x'],
+    ]) {
       const r = await runCli(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /ghostwire/);
@@ -34,7 +40,10 @@ describe('command-line contract', () => {
   it('a bad config file stops start-up with exit 2, every problem with its path, no stack trace', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gw-cli-'));
     const file = join(dir, 'ghostwire.yaml');
-    writeFileSync(file, 'deployments:\n  - name: a\n    url: gopher://x\nmodels:\n  - name: m\n    deployments: [b]\n');
+    writeFileSync(
+      file,
+      'deployments:\n  - name: a\n    url: gopher://x\nmodels:\n  - name: m\n    deployments: [b]\n',
+    );
     const r = await runCli(['serve', '--config', file]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /deployments\[0\]\.url/);
@@ -65,7 +74,17 @@ describe('command-line contract', () => {
   });
 
   it('simulate prints its URL and serves /stats; serve --upstream routes any model name to it', async () => {
-    const sim = await startCli(['simulate', '--port', '0', '--ttft-ms', '1', '--token-ms', '1', '--max-tokens', '5']);
+    const sim = await startCli([
+      'simulate',
+      '--port',
+      '0',
+      '--ttft-ms',
+      '1',
+      '--token-ms',
+      '1',
+      '--max-tokens',
+      '5',
+    ]);
     const gw = await startCli(['serve', '--port', '0', '--upstream', sim.url.replace('http://', 'h2c://')]);
     try {
       const session = await h2connect(gw.url);

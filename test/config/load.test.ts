@@ -32,22 +32,37 @@ describe('config: validated once, every problem with its path, then frozen', () 
   it('reports every problem at once, each with its path', () => {
     const p = problems({
       listeners: [{ port: 99999 }],
-      deployments: [{ name: 'a', url: 'ftp://x' }, { name: 'a', url: 'h2c://127.0.0.1:1', adapter: 'grpc' }],
+      deployments: [
+        { name: 'a', url: 'ftp://x' },
+        { name: 'a', url: 'h2c://127.0.0.1:1', adapter: 'grpc' },
+      ],
       models: [{ name: 'm', deployments: ['missing'] }],
       limits: { maxBodyBytes: 'big' },
       typo: true,
     });
     const paths = p.map((x) => x.path);
-    for (const expected of ['listeners[0].port', 'deployments[0].url', 'deployments[1].adapter', 'limits.maxBodyBytes', '(root)']) {
+    for (const expected of [
+      'listeners[0].port',
+      'deployments[0].url',
+      'deployments[1].adapter',
+      'limits.maxBodyBytes',
+      '(root)',
+    ]) {
       assert.ok(paths.includes(expected), `missing ${expected} in ${paths.join(', ')}`);
     }
-    assert.match(p.find((x) => x.path === 'deployments[0].url')?.message ?? '', /http:\/\/, https:\/\/ or h2c:\/\//);
+    assert.match(
+      p.find((x) => x.path === 'deployments[0].url')?.message ?? '',
+      /http:\/\/, https:\/\/ or h2c:\/\//,
+    );
     assert.match(p.find((x) => x.path === '(root)')?.message ?? '', /typo/);
   });
 
   it('cross-references: unknown deployment, duplicate names and aliases', () => {
     const p = problems({
-      deployments: [{ name: 'a', url: 'h2c://127.0.0.1:1' }, { name: 'a', url: 'h2c://127.0.0.1:2' }],
+      deployments: [
+        { name: 'a', url: 'h2c://127.0.0.1:1' },
+        { name: 'a', url: 'h2c://127.0.0.1:2' },
+      ],
       models: [
         { name: 'm', aliases: ['x'], deployments: ['a'] },
         { name: 'x', deployments: ['b'] },
@@ -63,14 +78,26 @@ describe('config: validated once, every problem with its path, then frozen', () 
     const dir = mkdtempSync(join(tmpdir(), 'gw-config-'));
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'deployments: [\n  name: a\n');
-    assert.throws(() => loadConfigFile(bad), (e) => e instanceof ConfigError && e.problems[0]?.path === '(syntax)');
-    assert.throws(() => loadConfigFile(join(dir, 'nope.yaml')), (e) => e instanceof ConfigError && /ENOENT/.test(e.message));
+    assert.throws(
+      () => loadConfigFile(bad),
+      (e) => e instanceof ConfigError && e.problems[0]?.path === '(syntax)',
+    );
+    assert.throws(
+      () => loadConfigFile(join(dir, 'nope.yaml')),
+      (e) => e instanceof ConfigError && /ENOENT/.test(e.message),
+    );
     const empty = join(dir, 'empty.yaml');
     writeFileSync(empty, '');
-    assert.throws(() => loadConfigFile(empty), (e) => e instanceof ConfigError && /empty/.test(e.message));
+    assert.throws(
+      () => loadConfigFile(empty),
+      (e) => e instanceof ConfigError && /empty/.test(e.message),
+    );
     const dup = join(dir, 'dup.yaml');
     writeFileSync(dup, 'models: []\nmodels: []\n');
-    assert.throws(() => loadConfigFile(dup), (e) => e instanceof ConfigError);
+    assert.throws(
+      () => loadConfigFile(dup),
+      (e) => e instanceof ConfigError,
+    );
   });
 
   it('a good YAML file loads', () => {

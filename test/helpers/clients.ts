@@ -88,7 +88,14 @@ export function h1request(
         headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       },
       (res) => {
-        const out: Received = { status: res.statusCode ?? 0, headers: res.headers, body: '', chunks: [], startedAt, endedAt: 0 };
+        const out: Received = {
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body: '',
+          chunks: [],
+          startedAt,
+          endedAt: 0,
+        };
         res.setEncoding('utf8');
         res.on('data', (d: string) => {
           out.body += d;
@@ -129,7 +136,11 @@ export function sseText(body: string, index = 0): string {
 }
 
 /** Waits until `check()` is true, polling; fails after `timeoutMs`. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 3000, what = 'condition'): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 3000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await check()) return;
@@ -143,7 +154,8 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** A Copilot-style completion body. */
 export function copilotBody(extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
-    prompt: 'function add1(a) {\n  return a + 1;\n}\nfunction add2(a) {\n  return a + 2;\n}\nfunction add3(a) {\n  return a',
+    prompt:
+      'function add1(a) {\n  return a + 1;\n}\nfunction add2(a) {\n  return a + 2;\n}\nfunction add3(a) {\n  return a',
     suffix: '',
     max_tokens: 16,
     temperature: 0,

@@ -4,7 +4,11 @@ import type net from 'node:net';
 import { listen } from '../../src/util/listen.js';
 
 /** What a fake upstream does with one request. */
-export type H2Behaviour = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, body: string) => void;
+export type H2Behaviour = (
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  body: string,
+) => void;
 
 /** A request a fake upstream received. */
 export interface Seen {
@@ -30,7 +34,10 @@ export function sseChunk(text: string, finish: string | null = null): string {
  * A cleartext HTTP/2 upstream with behaviour chosen per test: the edge cases (500s, resets,
  * silence) the real simulator does not produce on demand.
  */
-export async function fakeH2Upstream(behaviour: H2Behaviour, settings: http2.Settings = {}): Promise<FakeUpstream> {
+export async function fakeH2Upstream(
+  behaviour: H2Behaviour,
+  settings: http2.Settings = {},
+): Promise<FakeUpstream> {
   const server = http2.createServer({ settings });
   const sessions = new Set<http2.ServerHttp2Session>();
   const fake: FakeUpstream = { url: '', port: 0, seen: [], connections: 0, close: async () => {} };

@@ -5,7 +5,9 @@ import type { RequestContext } from '../../src/proxy/context.js';
 import { startGateway, type Gateway } from '../../src/server/gateway.js';
 
 /** Starts a gateway on a free port with the given deployments/models (and optional overrides). */
-export async function gatewayFor(input: Partial<GatewayConfigInput> & Pick<GatewayConfigInput, 'deployments' | 'models'>): Promise<Gateway> {
+export async function gatewayFor(
+  input: Partial<GatewayConfigInput> & Pick<GatewayConfigInput, 'deployments' | 'models'>,
+): Promise<Gateway> {
   return startGateway(validateConfig({ listeners: [{ host: '127.0.0.1', port: 0 }], ...input }));
 }
 

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import type http2 from 'node:http2';
 import { after, describe, it } from 'node:test';
 import { copilotBody, h2connect, h2request, sseEvents } from '../helpers/clients.js';
-import { deadPort, fakeH1Upstream, fakeH2Upstream, sseChunk } from '../helpers/fake-upstream.js';
+import {
+  deadPort,
+  fakeH1Upstream,
+  fakeH2Upstream,
+  sseChunk,
+  type H2Behaviour,
+} from '../helpers/fake-upstream.js';
 import { gatewayTo } from '../helpers/gateway.js';
 
 const PATH = '/v1/engines/default/completions';
@@ -12,6 +18,17 @@ describe('upstream failures give the client a clear error and the gateway keeps 
   after(async () => {
     for (const c of cleanups.reverse()) await c();
   });
+
+  /** A fake HTTP/2 upstream with `behaviour`, a gateway in front of it, and a client session. */
+  async function through(behaviour: H2Behaviour, extra: Parameters<typeof gatewayTo>[1] = {}) {
+    const up = await fakeH2Upstream(behaviour);
+    cleanups.push(() => up.close());
+    const gw = await gatewayTo(up.url, extra);
+    cleanups.push(() => gw.close(100));
+    const session = await h2connect(gw.urls[0] as string);
+    cleanups.push(() => session.close());
+    return { up, session };
+  }
 
   it('upstream down (connection refused) → 502 GW_UPSTREAM_UNAVAILABLE as JSON, for h2c and http upstreams', async () => {
     const port = await deadPort();
@@ -35,7 +52,7 @@ describe('upstream failures give the client a clear error and the gateway keeps 
 
   it('upstream answers 500 → 502 GW_UPSTREAM_ERROR, upstream body not forwarded; next request works', async () => {
     let calls = 0;
-    const up = await fakeH2Upstream((stream) => {
+    const { session } = await through((stream) => {
       calls++;
       if (calls === 1) {
         stream.respond({ ':status': 500, 'content-type': 'application/json' });
@@ -45,11 +62,6 @@ describe('upstream failures give the client a clear error and the gateway keeps 
       stream.respond({ ':status': 200, 'content-type': 'text/event-stream' });
       stream.end(sseChunk('x = 1', 'stop') + 'data: [DONE]\n\n');
     });
-    cleanups.push(() => up.close());
-    const gw = await gatewayTo(up.url);
-    cleanups.push(() => gw.close(100));
-    const session = await h2connect(gw.urls[0] as string);
-    cleanups.push(() => session.close());
     const res = await h2request(session, PATH, copilotBody());
     assert.equal(res.status, 502);
     const err = (JSON.parse(res.body) as { error: { code: string; message: string } }).error;
@@ -62,15 +74,10 @@ describe('upstream failures give the client a clear error and the gateway keeps 
   });
 
   it('a 200 that is not SSE or JSON (a misrouted URL) → 502 GW_UPSTREAM_BAD_RESPONSE', async () => {
-    const up = await fakeH2Upstream((stream) => {
+    const { session } = await through((stream) => {
       stream.respond({ ':status': 200, 'content-type': 'text/html' });
       stream.end('<html>login</html>');
     });
-    cleanups.push(() => up.close());
-    const gw = await gatewayTo(up.url);
-    cleanups.push(() => gw.close(100));
-    const session = await h2connect(gw.urls[0] as string);
-    cleanups.push(() => session.close());
     const res = await h2request(session, PATH, copilotBody());
     assert.equal(res.status, 502);
     assert.equal(
@@ -81,15 +88,10 @@ describe('upstream failures give the client a clear error and the gateway keeps 
   });
 
   it('upstream 429/503 → 503 GW_NO_CAPACITY with Retry-After', async () => {
-    const up = await fakeH2Upstream((stream) => {
+    const { session } = await through((stream) => {
       stream.respond({ ':status': 429 });
       stream.end();
     });
-    cleanups.push(() => up.close());
-    const gw = await gatewayTo(up.url);
-    cleanups.push(() => gw.close(100));
-    const session = await h2connect(gw.urls[0] as string);
-    cleanups.push(() => session.close());
     const res = await h2request(session, PATH, copilotBody());
     assert.equal(res.status, 503);
     assert.equal(res.headers['retry-after'], '1');
@@ -98,7 +100,7 @@ describe('upstream failures give the client a clear error and the gateway keeps 
 
   it('upstream resets the stream mid-stream → SSE error event after the data, stream ends; session reused', async () => {
     let calls = 0;
-    const up = await fakeH2Upstream((stream) => {
+    const { up, session } = await through((stream) => {
       calls++;
       stream.respond({ ':status': 200, 'content-type': 'text/event-stream' });
       if (calls === 1) {
@@ -109,11 +111,6 @@ describe('upstream failures give the client a clear error and the gateway keeps 
       }
       stream.end(sseChunk(' = 1;', 'stop') + 'data: [DONE]\n\n');
     });
-    cleanups.push(() => up.close());
-    const gw = await gatewayTo(up.url);
-    cleanups.push(() => gw.close(100));
-    const session = await h2connect(gw.urls[0] as string);
-    cleanups.push(() => session.close());
     const res = await h2request(session, PATH, copilotBody());
     assert.equal(res.status, 200);
     const events = sseEvents(res.body);
@@ -128,7 +125,7 @@ describe('upstream failures give the client a clear error and the gateway keeps 
 
   it('upstream drops the whole connection mid-stream → SSE error event; the next request reconnects', async () => {
     let calls = 0;
-    const up = await fakeH2Upstream((stream) => {
+    const { up, session } = await through((stream) => {
       calls++;
       stream.respond({ ':status': 200, 'content-type': 'text/event-stream' });
       if (calls === 1) {
@@ -138,11 +135,6 @@ describe('upstream failures give the client a clear error and the gateway keeps 
       }
       stream.end(sseChunk(' b', 'stop') + 'data: [DONE]\n\n');
     });
-    cleanups.push(() => up.close());
-    const gw = await gatewayTo(up.url);
-    cleanups.push(() => gw.close(100));
-    const session = await h2connect(gw.urls[0] as string);
-    cleanups.push(() => session.close());
     const res = await h2request(session, PATH, copilotBody());
     const events = sseEvents(res.body);
     assert.equal((events.at(-1) as { error: { code: string } }).error.code, 'GW_UPSTREAM_CLOSED');
@@ -172,16 +164,14 @@ describe('upstream failures give the client a clear error and the gateway keeps 
 
   it('upstream that accepts but never answers → 504 GW_DEADLINE_EXCEEDED at the deadline, upstream stream reset', async () => {
     let resets = 0;
-    const up = await fakeH2Upstream((stream) => {
-      stream.on('close', () => {
-        if (stream.rstCode === 8) resets++;
-      });
-    });
-    cleanups.push(() => up.close());
-    const gw = await gatewayTo(up.url, { limits: { requestTimeoutMs: 300 } });
-    cleanups.push(() => gw.close(100));
-    const session = await h2connect(gw.urls[0] as string);
-    cleanups.push(() => session.close());
+    const { session } = await through(
+      (stream) => {
+        stream.on('close', () => {
+          if (stream.rstCode === 8) resets++;
+        });
+      },
+      { limits: { requestTimeoutMs: 300 } },
+    );
     const res = await h2request(session, PATH, copilotBody());
     assert.equal(res.status, 504);
     assert.equal((JSON.parse(res.body) as { error: { code: string } }).error.code, 'GW_DEADLINE_EXCEEDED');

@@ -34,9 +34,7 @@ export function createCompletionHandler(registry: Registry, limits: LimitsConfig
       const target = registry.pick(model);
       const deployment = target.deployment;
       ctx.deployment = deployment.name;
-      deployment.inflight++;
-      const relay = new Relay(ex, ctx, deployment);
-      ctx.signal.addEventListener('abort', () => relay.onAborted(), { once: true });
+      const relay = new Relay(ex, ctx);
       relay.control = deployment.dispatcher.dispatch(
         {
           method: 'POST',

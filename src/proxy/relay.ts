@@ -1,7 +1,6 @@
 import { GatewayError } from '../errors/gateway-error.js';
 import type { ClientExchange } from '../server/exchange.js';
 import type { DispatchControl, ResponseHeaders, UpstreamHandler } from '../upstream/dispatcher.js';
-import type { Deployment } from '../routing/deployment.js';
 import type { RequestContext } from './context.js';
 import { respondError } from './respond.js';
 
@@ -17,13 +16,11 @@ const STREAMABLE = /event-stream|json/i;
 export class Relay implements UpstreamHandler {
   control: DispatchControl | undefined;
   private failed = false;
-  private released = false;
   private readonly resume = (): void => this.control?.resume();
 
   constructor(
     private readonly ex: ClientExchange,
     private readonly ctx: RequestContext,
-    private readonly deployment: Deployment,
   ) {}
 
   onResponseStart(status: number, headers: ResponseHeaders): void {
@@ -64,27 +61,14 @@ export class Relay implements UpstreamHandler {
   }
 
   onResponseEnd(): void {
-    this.release();
     if (this.failed) return;
     this.ex.end();
     this.ctx.finish(200, 'ok');
   }
 
   onResponseError(err: GatewayError): void {
-    this.release();
     if (this.failed) return;
     respondError(this.ex, this.ctx, err);
-  }
-
-  /** The request's signal fired; the transport has already reset the upstream stream. */
-  onAborted(): void {
-    this.release();
-  }
-
-  private release(): void {
-    if (this.released) return;
-    this.released = true;
-    this.deployment.inflight--;
   }
 }
 

@@ -13,8 +13,6 @@ export interface Deployment {
   readonly dispatcher: Dispatcher;
   /** Headers sent on every upstream request: content type and the deployment's own credential. */
   readonly baseHeaders: Readonly<Record<string, string>>;
-  /** Requests this gateway has in flight on it. */
-  inflight: number;
 }
 
 const DEFAULT_H2_SESSIONS = 4;
@@ -46,6 +44,5 @@ export function createDeployment(cfg: DeploymentConfig, index: number): Deployme
       'content-type': 'application/json',
       ...credentialHeaders(cfg.credential, `deployments[${index}].credential`),
     }),
-    inflight: 0,
   };
 }

@@ -106,7 +106,7 @@ export class Registry {
     let best = targets[start] as Target;
     for (let i = 1; i < n; i++) {
       const t = targets[(start + i) % n] as Target;
-      if (t.deployment.inflight < best.deployment.inflight) best = t;
+      if (t.deployment.dispatcher.inflight < best.deployment.dispatcher.inflight) best = t;
     }
     return best;
   }

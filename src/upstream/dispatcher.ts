@@ -51,6 +51,8 @@ export interface DispatcherStats {
 /** Everything that sends a request upstream has this one shape (after undici's Dispatcher). */
 export interface Dispatcher {
   dispatch(req: UpstreamRequest, handler: UpstreamHandler): DispatchControl;
+  /** Requests in flight right now (cheap: read on every routing decision). */
+  readonly inflight: number;
   stats(): DispatcherStats;
   /** Graceful: lets in-flight requests finish, then closes connections. */
   close(): Promise<void>;

@@ -45,6 +45,10 @@ export class Http1Transport implements Dispatcher {
     });
   }
 
+  get inflight(): number {
+    return this.active;
+  }
+
   dispatch(req: UpstreamRequest, handler: UpstreamHandler): DispatchControl {
     const signal = req.signal;
     if (signal.aborted) return { resume() {} };

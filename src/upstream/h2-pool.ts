@@ -81,13 +81,22 @@ export class Http2Pool implements Dispatcher {
     this.backoff = new Backoff(opts.backoffBaseMs ?? 100, opts.backoffMaxMs ?? 5000);
   }
 
+  get inflight(): number {
+    return this.active;
+  }
+
   dispatch(req: UpstreamRequest, handler: UpstreamHandler): DispatchControl {
     const control = new StreamControl();
     this.attempt(req, handler, control, TRANSPARENT_RETRIES);
     return control;
   }
 
-  private attempt(req: UpstreamRequest, handler: UpstreamHandler, control: StreamControl, retries: number): void {
+  private attempt(
+    req: UpstreamRequest,
+    handler: UpstreamHandler,
+    control: StreamControl,
+    retries: number,
+  ): void {
     if (req.signal.aborted) return;
     const picked = this.pick();
     if (picked instanceof GatewayError) {

@@ -1,0 +1,10 @@
+// The model-server simulator: a stand-in GPU server for tests, benchmarks and the gateway's default upstream.
+export { startSimulator, type Simulator } from './server.js';
+export {
+  SIMULATOR_DEFAULTS,
+  resolveSimulatorOptions,
+  type SimulatorOptions,
+  type ResolvedSimulatorOptions,
+} from './options.js';
+export type { SimulatorStats } from './stats.js';
+export type { RecordedRequest } from './completion.js';

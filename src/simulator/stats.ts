@@ -1,0 +1,64 @@
+/** Counters a test or benchmark reads to see what the simulated GPU actually did. */
+export interface SimulatorStats {
+  /** Completion requests received (any outcome). */
+  requests: number;
+  /** Generations that ran to their end and were delivered. */
+  completed: number;
+  /** Requests whose client went away before the response ended (counted once each). */
+  cancelled: number;
+  /** Every token produced, including those produced after the client had gone. */
+  tokens_generated: number;
+  /** Tokens produced for a request whose client had already gone: wasted GPU work. */
+  tokens_after_cancel: number;
+  /** Generations holding a slot right now. */
+  active: number;
+  /** Requests waiting for a slot right now. */
+  queued: number;
+  /** Requests refused with 503 because the queue was full. */
+  rejected: number;
+  /** Requests answered with an error (bad body, injected status) or aborted by an injected fault. */
+  errors: number;
+}
+
+type CounterName = Exclude<keyof SimulatorStats, 'active' | 'queued'>;
+
+/** The monotonic counters; `active`/`queued` are gauges owned by the scheduler. */
+export class SimulatorCounters {
+  requests = 0;
+  completed = 0;
+  cancelled = 0;
+  tokens_generated = 0;
+  tokens_after_cancel = 0;
+  rejected = 0;
+  errors = 0;
+
+  /** Zeroes the counters (gauges are live values and are not touched). */
+  reset(): void {
+    for (const key of COUNTERS) this[key] = 0;
+  }
+
+  /** A plain copy combined with the scheduler's gauges. */
+  snapshot(active: number, queued: number): SimulatorStats {
+    return {
+      requests: this.requests,
+      completed: this.completed,
+      cancelled: this.cancelled,
+      tokens_generated: this.tokens_generated,
+      tokens_after_cancel: this.tokens_after_cancel,
+      active,
+      queued,
+      rejected: this.rejected,
+      errors: this.errors,
+    };
+  }
+}
+
+const COUNTERS: readonly CounterName[] = [
+  'requests',
+  'completed',
+  'cancelled',
+  'tokens_generated',
+  'tokens_after_cancel',
+  'rejected',
+  'errors',
+];

@@ -37,7 +37,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
   let simulator: Simulator | undefined;
   let input: GatewayConfigInput | GatewayConfig;
   try {
-    if (configFile !== undefined) input = structuredClone(loadConfigFile(configFile)) as GatewayConfigInput;
+    if (configFile !== undefined) input = structuredClone(loadConfigFile(configFile));
     else if (upstreams.length > 0) input = configForUpstreams(upstreams);
     else {
       simulator = await startSimulator({ host: '127.0.0.1', port: 0 });

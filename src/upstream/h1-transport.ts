@@ -4,7 +4,6 @@ import type {
   DispatchControl,
   Dispatcher,
   DispatcherStats,
-  ResponseHeaders,
   UpstreamHandler,
   UpstreamRequest,
 } from './dispatcher.js';
@@ -75,7 +74,7 @@ export class Http1Transport implements Dispatcher {
       onResponseStart(ctl, statusCode, headers) {
         if (done) return;
         started = true;
-        handler.onResponseStart(statusCode, headers as ResponseHeaders);
+        handler.onResponseStart(statusCode, headers);
       },
       onResponseData(ctl, chunk) {
         if (done) return;

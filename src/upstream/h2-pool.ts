@@ -275,13 +275,13 @@ export class Http2Pool implements Dispatcher {
       }
       this.startPing(ps);
     });
-    session.on('remoteSettings', (settings) => {
+    session.on('remoteSettings', (settings: http2.Settings) => {
       ps.maxStreams = Math.min(
         settings.maxConcurrentStreams ?? MAX_STREAMS_PER_SESSION,
         MAX_STREAMS_PER_SESSION,
       );
     });
-    session.on('goaway', (_code, lastStreamId) => {
+    session.on('goaway', (_code: number, lastStreamId: number) => {
       // The peer takes no new streams here; streams up to lastStreamId may finish, later ones are retried.
       ps.goawayLastStreamId = lastStreamId;
       this.drain(ps);

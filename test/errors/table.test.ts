@@ -8,7 +8,8 @@ describe('errors are a table, documented', () => {
 
   it('docs/errors.md lists every code with its status, and nothing else', () => {
     const rows = new Map<string, string>();
-    for (const m of doc.matchAll(/^\|\s*`(GW_[A-Z_]+)`\s*\|\s*(\d{3})/gm)) rows.set(m[1] as string, m[2] as string);
+    for (const m of doc.matchAll(/^\|\s*`(GW_[A-Z_]+)`\s*\|\s*(\d{3})/gm))
+      rows.set(m[1] as string, m[2] as string);
     for (const [code, { status }] of Object.entries(ERROR_TABLE)) {
       assert.equal(rows.get(code), String(status), `${code} missing or wrong status in docs/errors.md`);
     }

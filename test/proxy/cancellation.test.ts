@@ -4,7 +4,14 @@ import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import type { Gateway } from '../../src/server/gateway.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { copilotBody, eventually, h2connect, h2request, sseEvents, type Received } from '../helpers/clients.js';
+import {
+  copilotBody,
+  eventually,
+  h2connect,
+  h2request,
+  sseEvents,
+  type Received,
+} from '../helpers/clients.js';
 import { gatewayTo, recordRequests } from '../helpers/gateway.js';
 
 const PATH = '/v1/engines/default/completions';
@@ -26,7 +33,7 @@ function request(
     });
     req.on('end', () => resolve('done'));
     req.on('close', () => resolve(reset ? 'reset' : 'done'));
-    req.on('error', (e) => (reset ? resolve('reset') : reject(e)));
+    req.on('error', (e: Error) => (reset ? resolve('reset') : reject(e)));
     req.end(copilotBody({ max_tokens: 20 }));
   });
 }
@@ -100,7 +107,11 @@ describe('cancellation reaches the model server', () => {
       await Promise.all(cancels);
       const done = await Promise.all(longs);
       const broken = done.filter((r) => r.status !== 200 || sseEvents(r.body).at(-1) !== '[DONE]');
-      assert.equal(broken.length, 0, `${broken.length} long completions failed: ${broken[0]?.body.slice(-300)}`);
+      assert.equal(
+        broken.length,
+        0,
+        `${broken.length} long completions failed: ${broken[0]?.body.slice(-300)}`,
+      );
       await eventually(() => big.stats().active === 0, 5000, 'simulator idle');
       const s = big.stats();
       assert.equal(s.cancelled, 1500, JSON.stringify(s));

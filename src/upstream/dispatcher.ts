@@ -46,6 +46,8 @@ export interface DispatcherStats {
   retriesTotal: number;
   /** Sessions retired before the upstream's rapid-reset guard would have cut them (HTTP/2 only). */
   rotationsTotal: number;
+  /** Requests waiting for a connection or stream slot. */
+  queued: number;
 }
 
 /** Everything that sends a request upstream has this one shape (after undici's Dispatcher). */

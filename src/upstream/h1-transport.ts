@@ -109,6 +109,7 @@ export class Http1Transport implements Dispatcher {
       backingOff: false,
       retriesTotal: 0,
       rotationsTotal: 0,
+      queued: s.pending,
     };
   }
 

@@ -29,6 +29,17 @@ export interface Http2PoolOptions {
   resetPerSecond?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /** Requests that may wait for a free stream when every session is full (default 1024). */
+  maxQueued?: number;
+}
+
+/** A request waiting for a stream slot. */
+interface Waiter {
+  req: UpstreamRequest;
+  handler: UpstreamHandler;
+  control: StreamControl;
+  retries: number;
+  onAbort: () => void;
 }
 
 interface PooledSession {
@@ -52,6 +63,9 @@ class StreamControl implements DispatchControl {
   }
 }
 
+/** pick() found every session at its stream limit and no room for another session. */
+const FULL = Symbol('full');
+
 /** How many times a stream the server provably never processed is retried on another session. */
 const TRANSPARENT_RETRIES = 1;
 
@@ -73,6 +87,8 @@ export class Http2Pool implements Dispatcher {
   private retriesTotal = 0;
   private rotationsTotal = 0;
   private closed = false;
+  /** FIFO of requests waiting for a slot (peer limits reached, or settings not yet known). */
+  private readonly queue: Waiter[] = [];
 
   constructor(
     private readonly endpoint: Endpoint,
@@ -99,6 +115,10 @@ export class Http2Pool implements Dispatcher {
   ): void {
     if (req.signal.aborted) return;
     const picked = this.pick();
+    if (picked === FULL) {
+      this.enqueue(req, handler, control, retries);
+      return;
+    }
     if (picked instanceof GatewayError) {
       process.nextTick(() => {
         if (!req.signal.aborted) handler.onResponseError(picked);
@@ -187,6 +207,7 @@ export class Http2Pool implements Dispatcher {
       signal.removeEventListener('abort', onAbort);
       ps.active--;
       this.active--;
+      this.pump();
       if (done) return;
       done = true;
       const code = stream.rstCode;
@@ -205,8 +226,57 @@ export class Http2Pool implements Dispatcher {
     return last !== undefined && (stream.id === undefined || stream.id > last);
   }
 
-  /** The least-busy usable session, a new one, or the reason there is none. */
-  private pick(): PooledSession | GatewayError {
+  /** Parks a request until a stream slot frees up; a full queue is GW_NO_CAPACITY. */
+  private enqueue(
+    req: UpstreamRequest,
+    handler: UpstreamHandler,
+    control: StreamControl,
+    retries: number,
+  ): void {
+    if (this.queue.length >= (this.opts.maxQueued ?? 1024)) {
+      const err = new GatewayError('GW_NO_CAPACITY', {
+        detail: 'All upstream HTTP/2 streams are in use.',
+        retryAfterS: 1,
+      });
+      process.nextTick(() => {
+        if (!req.signal.aborted) handler.onResponseError(err);
+      });
+      return;
+    }
+    const waiter: Waiter = {
+      req,
+      handler,
+      control,
+      retries,
+      // A request cancelled while it waits just leaves the queue: nothing was sent.
+      onAbort: () => {
+        const i = this.queue.indexOf(waiter);
+        if (i >= 0) this.queue.splice(i, 1);
+      },
+    };
+    req.signal.addEventListener('abort', waiter.onAbort, { once: true });
+    this.queue.push(waiter);
+  }
+
+  /** Moves waiting requests onto streams while there is room (a free slot, or room for a session). */
+  private pump(): void {
+    while (this.queue.length > 0 && !this.closed && this.hasRoom()) {
+      const w = this.queue.shift() as Waiter;
+      w.req.signal.removeEventListener('abort', w.onAbort);
+      this.attempt(w.req, w.handler, w.control, w.retries);
+    }
+  }
+
+  private hasRoom(): boolean {
+    if (this.sessions.length < this.opts.maxSessions) return true;
+    for (const ps of this.sessions) {
+      if (!ps.draining && !ps.session.destroyed && ps.active < ps.maxStreams) return true;
+    }
+    return false;
+  }
+
+  /** The least-busy usable session, a new one, FULL, or the reason there is none. */
+  private pick(): PooledSession | GatewayError | typeof FULL {
     if (this.closed) return new GatewayError('GW_SHUTTING_DOWN');
     let best: PooledSession | undefined;
     for (const ps of this.sessions) {
@@ -214,12 +284,7 @@ export class Http2Pool implements Dispatcher {
       if (best === undefined || ps.active < best.active) best = ps;
     }
     if (best !== undefined) return best;
-    if (this.sessions.length >= this.opts.maxSessions) {
-      return new GatewayError('GW_NO_CAPACITY', {
-        detail: 'All upstream HTTP/2 streams are in use.',
-        retryAfterS: 1,
-      });
-    }
+    if (this.sessions.length >= this.opts.maxSessions) return FULL;
     const wait = this.backoff.waitMs(Date.now());
     if (wait > 0) {
       return new GatewayError('GW_UPSTREAM_UNAVAILABLE', {
@@ -274,12 +339,14 @@ export class Http2Pool implements Dispatcher {
         return;
       }
       this.startPing(ps);
+      this.pump();
     });
     session.on('remoteSettings', (settings: http2.Settings) => {
       ps.maxStreams = Math.min(
         settings.maxConcurrentStreams ?? MAX_STREAMS_PER_SESSION,
         MAX_STREAMS_PER_SESSION,
       );
+      this.pump();
     });
     session.on('goaway', (_code: number, lastStreamId: number) => {
       // The peer takes no new streams here; streams up to lastStreamId may finish, later ones are retried.
@@ -331,6 +398,8 @@ export class Http2Pool implements Dispatcher {
     const i = this.sessions.indexOf(ps);
     if (i >= 0) this.sessions.splice(i, 1);
     if (!ps.session.closed && !ps.session.destroyed) ps.session.close();
+    // Removing a session makes room for a new one; let waiting requests open it.
+    if (i >= 0) process.nextTick(() => this.pump());
   }
 
   stats(): DispatcherStats {
@@ -340,12 +409,23 @@ export class Http2Pool implements Dispatcher {
       active: this.active,
       retriesTotal: this.retriesTotal,
       rotationsTotal: this.rotationsTotal,
+      queued: this.queue.length,
       backingOff: this.backoff.waitMs(Date.now()) > 0,
     };
   }
 
+  /** Requests still waiting when the pool closes are told so, not left hanging. */
+  private failQueued(): void {
+    const err = new GatewayError('GW_SHUTTING_DOWN');
+    for (const w of this.queue.splice(0)) {
+      w.req.signal.removeEventListener('abort', w.onAbort);
+      if (!w.req.signal.aborted) w.handler.onResponseError(err);
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    this.failQueued();
     const all = [...this.sessions];
     await Promise.all(
       all.map(
@@ -361,6 +441,7 @@ export class Http2Pool implements Dispatcher {
 
   destroy(): void {
     this.closed = true;
+    this.failQueued();
     for (const ps of [...this.sessions]) {
       this.drain(ps);
       ps.session.destroy();

@@ -107,10 +107,10 @@ describe('HTTP/2 upstream pool', () => {
     assert.ok(results.every((r) => r.status === 200 && r.body === 'xy'));
   });
 
-  it('with every session full and no room for another: GW_NO_CAPACITY, not a hang', async () => {
+  it('with every session full, requests wait for a free stream; a full queue is GW_NO_CAPACITY; a cancelled waiter never goes out', async () => {
     const up = await holdingUpstream({ maxConcurrentStreams: 1 });
     cleanups.push(() => up.close());
-    const p = pool(up.url, { maxSessions: 1 });
+    const p = pool(up.url, { maxSessions: 1, maxQueued: 2 });
     cleanups.push(() => p.destroy());
     const warm = send(p);
     await eventually(() => up.held.length === 1, 2000, 'warm-up stream');
@@ -118,10 +118,21 @@ describe('HTTP/2 upstream pool', () => {
     await warm;
     const first = send(p);
     await eventually(() => up.held.length === 1, 2000, 'held');
-    const second = await send(p);
-    assert.equal(second.error?.code, 'GW_NO_CAPACITY');
-    up.release();
+    const waiting = send(p);
+    const ac = new AbortController();
+    const abandoned = send(p, ac.signal);
+    assert.equal(p.stats().queued, 2);
+    const overflow = await send(p);
+    assert.equal(overflow.error?.code, 'GW_NO_CAPACITY');
+    ac.abort();
+    await abandoned;
+    assert.equal(p.stats().queued, 1, 'the cancelled waiter left the queue');
+    up.release(); // frees the slot: the waiting request goes out
     assert.equal((await first).status, 200);
+    await eventually(() => up.held.length === 1, 2000, 'the waiter got the slot');
+    up.release();
+    assert.equal((await waiting).body, 'xy');
+    assert.equal(up.seen.length, 3, 'warm-up, first and the waiter; never the cancelled one');
   });
 
   it('GOAWAY: the session is drained (in-flight stream finishes) and the next request opens a new one', async () => {

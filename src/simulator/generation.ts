@@ -95,7 +95,12 @@ class Generation implements BatchMember {
     const stops = plan.honourStop && request.stop.length > 0 ? request.stop : undefined;
     this.#choices = Array.from({ length: request.n }, (_, index) => ({
       index,
-      generator: new CodeGenerator({ context, seed: plan.seed, choiceIndex: index, temperature: request.temperature }),
+      generator: new CodeGenerator({
+        context,
+        seed: plan.seed,
+        choiceIndex: index,
+        temperature: request.temperature,
+      }),
       stop: stops === undefined ? undefined : new StopMatcher(stops),
       text: '',
       tokens: 0,
@@ -119,26 +124,26 @@ class Generation implements BatchMember {
   /** Called by the batch when the next step is due, and on drain. */
   advance(): void {
     const { closeAfterTokens } = this.#plan;
+    // Steps caught up in one go leave in one write: the same bytes, one write request and one DATA
+    // frame instead of one per step (a late wake is common on a busy machine).
+    let events = '';
     for (let budget = MAX_STEPS_PER_TICK; budget > 0; budget--) {
       if (closeAfterTokens !== undefined && this.#delivered >= closeAfterTokens) {
+        if (events.length > 0) this.#ex.write(events);
         this.#injectAbort();
         return;
       }
-      const events = this.#decode();
+      events += this.#decode();
       if (this.#settled) return;
       if (this.#unfinished === 0) {
         this.#finish(events);
         return;
       }
-      const writable = events.length === 0 || this.#ex.write(events);
       this.dueAt = this.#dueAt(this.#step);
-      if (!writable) {
-        this.#waitForDrain();
-        return;
-      }
-      if (this.dueAt > performance.now()) return;
+      if (this.dueAt > performance.now()) break;
     }
-    // Out of catch-up budget: dueAt is in the past, so the batch comes back on its next wake.
+    // Out of catch-up budget, dueAt is still in the past: the batch comes back on its next wake.
+    if (events.length > 0 && !this.#ex.write(events)) this.#waitForDrain();
   }
 
   #dueAt(step: number): number {

@@ -96,6 +96,12 @@ export class CodeGenerator {
   #pendingPos = 0;
   /** Position in base+out being copied from when the source line is not complete yet; else -1. */
   #src = -1;
+  /**
+   * The next line is still to be decided. Deciding waits until its first character is needed, so
+   * the lookahead that ends a token at a newline does not pay for a search whose line may never be
+   * written; the result is the same, as nothing changes in between.
+   */
+  #lineUndecided = true;
   readonly #seed: number;
   #random: (() => number) | undefined;
   readonly #greedy: boolean;
@@ -110,7 +116,6 @@ export class CodeGenerator {
     const choiceSalt = Math.imul(input.choiceIndex + 1, 0x9e3779b1);
     this.#seed = (input.seed ^ choiceSalt) >>> 0;
     this.#greedy = input.temperature <= 0;
-    this.#research();
   }
 
   /** The next token (1 to 6 characters). Never ends: the caller decides when to stop. */
@@ -141,6 +146,10 @@ export class CodeGenerator {
   }
 
   #produce(): void {
+    if (this.#lineUndecided) {
+      this.#lineUndecided = false;
+      this.#research();
+    }
     let c: string;
     if (this.#pendingPos < this.#pending.length) {
       c = this.#pending[this.#pendingPos++] ?? '\n';
@@ -154,7 +163,7 @@ export class CodeGenerator {
     }
     this.#out.push(c);
     this.#outText += c;
-    if (c === '\n') this.#research();
+    if (c === '\n') this.#lineUndecided = true;
   }
 
   #setPending(text: string): void {

@@ -65,6 +65,7 @@ function allow(ex: Exchange, method: string): boolean {
 }
 
 function safeDecode(segment: string): string {
+  if (!segment.includes('%')) return segment; // the usual engine name: nothing to decode
   try {
     return decodeURIComponent(segment);
   } catch {

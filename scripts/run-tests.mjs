@@ -1,4 +1,4 @@
-// Finds every compiled *.test.js under dist/ and hands them to node's test runner.
+// Finds every compiled *.test.js under dist/test and dist/bench and hands them to node's test runner.
 // (Node 20 takes no globs on --test; Node 22+ treats arguments as globs. Explicit files work on both.)
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +14,8 @@ function find(dir, out) {
 }
 
 const filter = process.argv.slice(2);
-const files = find('dist/test', [])
+const files = ['dist/test', 'dist/bench']
+  .flatMap((dir) => find(dir, []))
   .filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {

@@ -1,0 +1,125 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+
+/** A spawned service that said `listening on http://…`. */
+export interface Service {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly url: string;
+  /** The last lines it wrote to stdout/stderr, for error messages. */
+  tail(): string;
+}
+
+const children = new Set<ChildProcess>();
+
+/** Every child still running is SIGKILLed when this process exits, however it exits. */
+function killAllNow(): void {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+process.on('exit', killAllNow);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench: ${signal}: stopping every process it started\n`);
+    killAllNow();
+    process.exit(130);
+  });
+}
+
+/** Spawns `node args…` and tracks it so it is always killed; its output is drained into a ring of lines. */
+export function spawnNode(
+  name: string,
+  args: readonly string[],
+  options: { stdin?: boolean; onLine?: (line: string) => void } = {},
+): { child: ChildProcess; tail: () => string } {
+  const child = spawn(process.execPath, args, {
+    stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  const lines: string[] = [];
+  const keep = (line: string): void => {
+    lines.push(line);
+    if (lines.length > 40) lines.shift();
+  };
+  // Output is always read, so a chatty child never blocks on a full pipe.
+  for (const [stream, isStdout] of [
+    [child.stdout, true],
+    [child.stderr, false],
+  ] as const) {
+    let partial = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (text: string) => {
+      const parts = (partial + text).split('\n');
+      partial = parts.pop() ?? '';
+      for (const line of parts) {
+        keep(`[${name}] ${line}`);
+        if (isStdout) options.onLine?.(line);
+      }
+    });
+  }
+  return { child, tail: () => lines.join('\n') };
+}
+
+/** Starts a long-running service and resolves once it prints its URL. */
+export async function startService(
+  name: string,
+  args: readonly string[],
+  timeoutMs = 20_000,
+): Promise<Service> {
+  let resolveUrl: (url: string) => void = () => {};
+  const urlSeen = new Promise<string>((resolve) => (resolveUrl = resolve));
+  const { child, tail } = spawnNode(name, args, {
+    onLine: (line) => {
+      const m = /listening on (https?:\/\/[^\s]+)/.exec(line);
+      if (m?.[1] !== undefined) resolveUrl(m[1]);
+    },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const failure = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${name} did not print "listening on" within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    child.once('exit', (code, signal) =>
+      reject(new Error(`${name} exited (${signal ?? code}) before listening`)),
+    );
+    child.once('error', reject);
+  });
+  try {
+    const url = await Promise.race([urlSeen, failure]);
+    if (child.pid === undefined) throw new Error(`${name} has no pid`);
+    return { name, child, pid: child.pid, url: url.replace(/\/+$/, ''), tail };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${tail()}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+    failure.catch(() => {}); // the loser of the race must not become an unhandled rejection
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+export async function stop(child: ChildProcess, graceMs = 3000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** SIGINT, waiting up to `graceMs` for a clean exit (needed for --cpu-prof to write its file). */
+export async function interruptAndWait(child: ChildProcess, graceMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return true;
+  const exited = once(child, 'exit');
+  child.kill('SIGINT');
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), graceMs)));
+  const clean = await Promise.race([exited.then(() => true), timedOut]);
+  clearTimeout(timer);
+  if (!clean) await stop(child, 1000);
+  return clean;
+}

@@ -1,0 +1,344 @@
+import type { ProfileSummary } from './profile.js';
+import type { RunKind, RunRecord, Settings, TargetName } from './run.js';
+import { median } from './stats.js';
+
+/** Where and when the run happened. */
+export interface MachineInfo {
+  cpu: string;
+  cores: number;
+  node: string;
+  kernel: string;
+  date: string;
+  durationS: number;
+  /** Runs measured again because something outside the benchmark took the CPU. */
+  reruns: number;
+}
+
+/** The issue-2 targets, in one place so the report and the verdicts cannot drift apart. */
+export const TARGETS = {
+  cpuRatioMax: 1.3,
+  addedP50MaxMs: 0.5,
+} as const;
+
+/** Latency this run added over direct-to-simulator in the same round (fixed-rate runs only). */
+interface Added {
+  ttfbP50: number;
+  ttfbP99: number;
+  totalP50: number;
+  totalP99: number;
+}
+
+function addedFor(run: RunRecord, runs: readonly RunRecord[]): Added | undefined {
+  if (run.kind !== 'fixed' || run.target === 'direct') return undefined;
+  const direct = runs.find((r) => r.kind === 'fixed' && r.round === run.round && r.target === 'direct');
+  if (direct === undefined) return undefined;
+  return {
+    ttfbP50: run.load.ttfb.p50 - direct.load.ttfb.p50,
+    ttfbP99: run.load.ttfb.p99 - direct.load.ttfb.p99,
+    totalP50: run.load.total.p50 - direct.load.total.p50,
+    totalP99: run.load.total.p99 - direct.load.total.p99,
+  };
+}
+
+const ms = (v: number): string => (Number.isNaN(v) ? '—' : v.toFixed(2));
+const signedMs = (v: number): string =>
+  Number.isNaN(v) ? '—' : `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(2)}`;
+const int = (v: number | undefined): string =>
+  v === undefined || Number.isNaN(v) ? '—' : Math.round(v).toLocaleString('en-US');
+const pass = (ok: boolean): string => (ok ? '**PASS**' : '**FAIL**');
+
+function row(cells: string[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+/** A markdown table; the first `leftColumns` columns are left-aligned, the rest (numbers) right-aligned. */
+function table(header: string[], rows: string[][], leftColumns = 2): string {
+  const align = header.map((_, i) => (i < leftColumns ? '---' : '---:'));
+  return [row(header), row(align), ...rows.map(row)].join('\n');
+}
+
+function fixedTable(runs: readonly RunRecord[]): string {
+  const rows = runs
+    .filter((r) => r.kind === 'fixed')
+    .map((r) => {
+      const a = addedFor(r, runs);
+      return [
+        String(r.round),
+        r.target,
+        int(r.load.rps),
+        int(r.proxyCpuUsPerReq),
+        `${ms(r.load.ttfb.p50)} / ${ms(r.load.ttfb.p99)}`,
+        `${ms(r.load.total.p50)} / ${ms(r.load.total.p99)}`,
+        a === undefined ? '—' : `${signedMs(a.ttfbP50)} / ${signedMs(a.ttfbP99)}`,
+        a === undefined ? '—' : `${signedMs(a.totalP50)} / ${signedMs(a.totalP99)}`,
+        `${int(r.simCpuUsPerReq)} / ${int(r.load.clientCpuUsPerReq)}`,
+        ms(r.load.lagMs.p99),
+        otherCell(r),
+      ];
+    });
+  return table(
+    [
+      'Round',
+      'Target',
+      'Req/s',
+      'Proxy CPU µs/req',
+      'TTFB p50 / p99 ms',
+      'Total p50 / p99 ms',
+      'Added TTFB p50 / p99 ms',
+      'Added total p50 / p99 ms',
+      'Sim / client CPU µs/req',
+      'Send lag p99 ms',
+      'Other CPU',
+    ],
+    rows,
+  );
+}
+
+function maxTable(runs: readonly RunRecord[]): string {
+  const rows = runs
+    .filter((r) => r.kind === 'max')
+    .map((r) => [
+      String(r.round),
+      r.target,
+      int(r.load.rps),
+      int(r.proxyCpuUsPerReq),
+      r.proxyCpuPercent === undefined ? '—' : `${Math.round(r.proxyCpuPercent)}%`,
+      r.proxyRssMiB === undefined ? '—' : r.proxyRssMiB.toFixed(0),
+      `${ms(r.load.ttfb.p50)} / ${ms(r.load.ttfb.p99)}`,
+      `${ms(r.load.total.p50)} / ${ms(r.load.total.p99)}`,
+      `${int(r.simCpuUsPerReq)} / ${int(r.load.clientCpuUsPerReq)}`,
+      otherCell(r),
+    ]);
+  return table(
+    [
+      'Round',
+      'Target',
+      'Req/s',
+      'Proxy CPU µs/req',
+      'Proxy CPU (of 1 core)',
+      'Proxy RSS MiB',
+      'TTFB p50 / p99 ms',
+      'Total p50 / p99 ms',
+      'Sim / client CPU µs/req',
+      'Other CPU',
+    ],
+    rows,
+  );
+}
+
+interface TargetSummary {
+  fixedCpu: number;
+  maxCpu: number;
+  maxRps: number;
+  added: Added;
+}
+
+/** A run during which more than this much of a core went to processes outside the benchmark. */
+export const DISTURBED_OTHER_CPU_PERCENT = 25;
+
+const isClean = (r: RunRecord): boolean => r.otherCpuPercent <= DISTURBED_OTHER_CPU_PERCENT;
+const otherCell = (r: RunRecord): string =>
+  `${Math.round(r.otherCpuPercent)}%${isClean(r) ? '' : ' (disturbed)'}`;
+
+/** The clean runs if there are any, else all of them: a disturbed run only counts when nothing better exists. */
+function preferClean<T>(items: readonly T[], clean: (t: T) => boolean): T[] {
+  const good = items.filter(clean);
+  return good.length > 0 ? good : [...items];
+}
+
+function summarize(runs: readonly RunRecord[], target: TargetName): TargetSummary {
+  const of = (kind: RunKind): RunRecord[] =>
+    preferClean(
+      runs.filter((r) => r.kind === kind && r.target === target),
+      isClean,
+    );
+  const fixed = of('fixed');
+  const max = of('max');
+  // An added-latency value needs both its run and the same round's direct run undisturbed.
+  const added = preferClean(
+    runs.filter((r) => r.kind === 'fixed' && r.target === target).map((r) => ({ r, a: addedFor(r, runs) })),
+    ({ r }) =>
+      isClean(r) &&
+      runs.some((d) => d.kind === 'fixed' && d.round === r.round && d.target === 'direct' && isClean(d)),
+  )
+    .map(({ a }) => a)
+    .filter((a): a is Added => a !== undefined);
+  return {
+    fixedCpu: median(fixed.map((r) => r.proxyCpuUsPerReq ?? Number.NaN)),
+    maxCpu: median(max.map((r) => r.proxyCpuUsPerReq ?? Number.NaN)),
+    maxRps: median(max.map((r) => r.load.rps)),
+    added: {
+      ttfbP50: median(added.map((a) => a.ttfbP50)),
+      ttfbP99: median(added.map((a) => a.ttfbP99)),
+      totalP50: median(added.map((a) => a.totalP50)),
+      totalP99: median(added.map((a) => a.totalP99)),
+    },
+  };
+}
+
+function summarySection(s: Settings, runs: readonly RunRecord[]): string {
+  const present = (t: TargetName): boolean => runs.some((r) => r.target === t);
+  const lines: string[] = [];
+  const rows: string[][] = [];
+  for (const t of ['direct', 'naive', 'ghostwire'] as const) {
+    if (!present(t)) continue;
+    const m = summarize(runs, t);
+    rows.push([
+      t,
+      int(m.maxRps),
+      int(m.fixedCpu),
+      int(m.maxCpu),
+      t === 'direct' ? '—' : `${signedMs(m.added.ttfbP50)} / ${signedMs(m.added.ttfbP99)}`,
+      t === 'direct' ? '—' : `${signedMs(m.added.totalP50)} / ${signedMs(m.added.totalP99)}`,
+    ]);
+  }
+  lines.push(
+    table(
+      [
+        'Target',
+        'Max req/s',
+        `Proxy CPU µs/req @ ${s.rate} rps`,
+        'Proxy CPU µs/req @ max',
+        `Added TTFB p50 / p99 ms @ ${s.rate} rps`,
+        `Added total p50 / p99 ms @ ${s.rate} rps`,
+      ],
+      rows,
+    ),
+  );
+  const disturbed = runs.filter((r) => !isClean(r)).length;
+  lines.push(
+    '',
+    `Medians over ${s.rounds} round${s.rounds === 1 ? '' : 's'}; every run is listed below.` +
+      (disturbed > 0
+        ? ` ${disturbed} run${disturbed === 1 ? ' was' : 's were'} disturbed (more than ${DISTURBED_OTHER_CPU_PERCENT}% of a core went to other processes) and ` +
+          'left out of the medians wherever an undisturbed run of the same target and kind exists.'
+        : ''),
+    '',
+  );
+  if (present('ghostwire') && present('naive') && present('direct')) {
+    const gw = summarize(runs, 'ghostwire');
+    const nv = summarize(runs, 'naive');
+    const ratio = gw.fixedCpu / nv.fixedCpu;
+    const ratioMax = gw.maxCpu / nv.maxCpu;
+    const p50Ok = gw.added.ttfbP50 < TARGETS.addedP50MaxMs && gw.added.totalP50 < TARGETS.addedP50MaxMs;
+    const p99Ok = gw.added.ttfbP99 <= nv.added.ttfbP99 && gw.added.totalP99 <= nv.added.totalP99;
+    lines.push(
+      `- **CPU per streamed completion**, ghostwire / naive: **${ratio.toFixed(2)}×** at ${s.rate} rps ` +
+        `(${int(gw.fixedCpu)} vs ${int(nv.fixedCpu)} µs), ${ratioMax.toFixed(2)}× at max throughput ` +
+        `(${int(gw.maxCpu)} vs ${int(nv.maxCpu)} µs). Target ≤ ${TARGETS.cpuRatioMax}× at ${s.rate} rps: ${pass(ratio <= TARGETS.cpuRatioMax)}`,
+      `- **Added p50 latency** at ${s.rate} rps, ghostwire: TTFB ${signedMs(gw.added.ttfbP50)} ms, total ` +
+        `${signedMs(gw.added.totalP50)} ms (naive: ${signedMs(nv.added.ttfbP50)} / ${signedMs(nv.added.totalP50)} ms). ` +
+        `Target < ${TARGETS.addedP50MaxMs} ms: ${pass(p50Ok)}`,
+      `- **Added p99 latency** at ${s.rate} rps, ghostwire: TTFB ${signedMs(gw.added.ttfbP99)} ms, total ` +
+        `${signedMs(gw.added.totalP99)} ms; naive: TTFB ${signedMs(nv.added.ttfbP99)} ms, total ${signedMs(nv.added.totalP99)} ms. ` +
+        `Target ≤ naive's: ${pass(p99Ok)}`,
+      `- **Max throughput**: ghostwire ${int(gw.maxRps)} req/s, naive ${int(nv.maxRps)} req/s ` +
+        `(${((gw.maxRps / nv.maxRps) * 100).toFixed(0)}% of naive).`,
+    );
+  } else {
+    lines.push('- Verdicts need all three targets (direct, naive, ghostwire) in the run.');
+  }
+  return lines.join('\n');
+}
+
+function profileSection(profile: ProfileSummary | string): string {
+  if (typeof profile === 'string') return `## ghostwire CPU profile\n\nNot available: ${profile}\n`;
+  const rows = profile.top
+    .slice(0, 15)
+    .map((e) => [
+      e.name.replace(/\|/g, '\\|'),
+      e.location === '' ? '—' : `\`${e.location}\``,
+      e.caller === '' ? '—' : `\`${e.caller.replace(/\|/g, '\\|')}\``,
+      e.selfMs.toFixed(0),
+      `${e.percent.toFixed(1)}%`,
+    ]);
+  const areas = profile.byArea.slice(0, 8).map((a) => `${a.area} ${a.percent.toFixed(1)}%`);
+  return [
+    '## ghostwire CPU profile',
+    '',
+    `A separate ghostwire instance under \`node --cpu-prof\`, one max-throughput run; samples outside the measured window are left out. ` +
+      `Busy ${profile.busyMs} ms, idle ${profile.idleMs} ms; percentages are of busy time.`,
+    '',
+    `By area: ${areas.join(', ')}.`,
+    '',
+    table(['Function (top 15 self time)', 'Where', 'Main caller', 'Self ms', 'Self %'], rows, 3),
+    '',
+  ].join('\n');
+}
+
+/** The whole docs/benchmarks.md. */
+export function renderReport(
+  s: Settings,
+  runs: readonly RunRecord[],
+  profile: ProfileSummary | string | undefined,
+  m: MachineInfo,
+): string {
+  const warnings = runs.flatMap((r) => r.warnings.map((w) => `round ${r.round} ${r.kind}: ${w}`));
+  const sim = s.sim;
+  const simName =
+    sim.kind === 'real'
+      ? '`ghostwire simulate`'
+      : 'the bench stand-in `bench/fixtures/tiny-upstream.ts` (not the real simulator)';
+  const order = s.targets.join(' → ');
+  const parts = [
+    '# Benchmarks',
+    '',
+    `> Generated by \`npm run bench${s.argv.length > 0 ? ` -- ${s.argv.join(' ')}` : ''}\` (bench/run.ts). ` +
+      'Do not edit by hand: rerun it to regenerate.',
+    '',
+    '## Machine and settings',
+    '',
+    `- **Machine**: ${m.cpu}, ${m.cores} cores, ${m.kernel}, Node ${m.node}. Run on ${m.date}, took ${m.durationS} s` +
+      (m.reruns > 0
+        ? `; ${m.reruns} disturbed run${m.reruns === 1 ? ' was' : 's were'} measured again.`
+        : '.'),
+    `- **Everything on one machine**: load client, simulator and proxy are separate processes on 127.0.0.1 sharing the ${m.cores} cores.`,
+    `- **Upstream**: ${simName} with \`--ttft-ms ${sim.ttftMs} --token-ms ${sim.tokenMs} --max-tokens ${sim.maxTokens} --slots ${sim.slots}\`.`,
+    `- **Requests**: Copilot protocol, \`POST /v1/engines/default/completions\`, \`stream: true\`, \`max_tokens: ${s.maxTokens}\`, ` +
+      `${(s.promptBytes.min / 1024).toFixed(1)}–${(s.promptBytes.max / 1024).toFixed(1)} KB JSON bodies, over ${s.connections} h2c connections (round-robin), ` +
+      (s.client === 'raw'
+        ? "sent by the bench's minimal h2c client (`bench/h2-client.ts`)."
+        : 'sent with node:http2.'),
+    `- **Fixed rate**: open loop at ${s.rate} req/s for ${s.fixedS} s after ${s.warmupS} s warm-up. ` +
+      `**Max throughput**: closed loop, ${s.concurrency} in flight, ${s.maxS} s after ${s.warmupS} s warm-up.`,
+    `- **Interleaving**: ${s.rounds} round${s.rounds === 1 ? '' : 's'}, each running ${s.kinds.map((k) => `${order} ${k === 'fixed' ? 'at the fixed rate' : 'at max throughput'}`).join(', then ')}.` +
+      ` Direct is the simulator with no proxy in between; naive is \`bench/naive-proxy.ts\`.`,
+    '',
+    '## Summary',
+    '',
+    summarySection(s, runs),
+    '',
+    `## Fixed rate: ${s.rate} req/s (open loop)`,
+    '',
+    fixedTable(runs),
+    '',
+    '## Max throughput (closed loop)',
+    '',
+    maxTable(runs),
+    '',
+    'Latency in a closed loop is throughput-bound (Little\'s law), so no "added" columns here.',
+    '',
+  ];
+  if (profile !== undefined) parts.push(profileSection(profile));
+  parts.push(
+    '## Warnings',
+    '',
+    warnings.length === 0
+      ? 'None: every run reached its rate with no errors.'
+      : warnings.map((w) => `- ${w}`).join('\n'),
+    '',
+  );
+  parts.push(
+    '## What the numbers mean',
+    '',
+    '- **Req/s**: streamed completions that ended with `data: [DONE]`, per second of the measured phase.',
+    '- **Proxy CPU µs/req**: user+system CPU of the proxy process (`/proc/<pid>/stat`) over the measured phase only, divided by requests. Ticks are 10 ms, so runs last seconds.',
+    '- **TTFB**: from writing the request to the first body byte (the first token event). **Total**: to the end of the stream.',
+    '- **Added**: this target minus direct-to-simulator in the same round, percentile by percentile.',
+    '- **Send lag**: how late the open-loop client wrote requests against its schedule; large values mean the machine, not the proxy, was short of CPU.',
+    '- **Sim / client CPU**: the same per-request CPU for the simulator and the load client, to show neither was the bottleneck.',
+    "- **Other CPU**: busy CPU of the whole machine (`/proc/stat`) minus that of the benchmark's processes, in % of one core: kernel network work done on their behalf plus anything else running. Runs well above the others were disturbed.",
+    '',
+  );
+  return parts.join('\n');
+}

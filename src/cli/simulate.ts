@@ -1,4 +1,4 @@
-import { SIMULATOR_DEFAULTS, startSimulator } from '../simulator/index.js';
+import { SIMULATOR_DEFAULTS, startSimulator, type Simulator } from '../simulator/index.js';
 import { intFlag, parseFlags, str, UsageError } from './args.js';
 import { HELP } from './help.js';
 
@@ -22,7 +22,7 @@ export async function simulateCommand(argv: string[], out: NodeJS.WritableStream
   }
   if (flags.positionals.length > 0) throw new UsageError(`unexpected argument "${flags.positionals[0]}"`);
   const d = SIMULATOR_DEFAULTS;
-  const sim = await startSimulator({
+  const options = {
     host: str(flags, 'host') ?? d.host,
     port: intFlag(str(flags, 'port'), 'port', 0, 65535) ?? d.port,
     ttftMs: intFlag(str(flags, 'ttft-ms'), 'ttft-ms', 0, 600_000) ?? d.ttftMs,
@@ -31,7 +31,20 @@ export async function simulateCommand(argv: string[], out: NodeJS.WritableStream
     maxTokens: intFlag(str(flags, 'max-tokens'), 'max-tokens', 1, 1_000_000) ?? d.maxTokens,
     queueLimit: intFlag(str(flags, 'queue-limit'), 'queue-limit', 0, 1_000_000) ?? d.queueLimit,
     seed: intFlag(str(flags, 'seed'), 'seed', 0, 2 ** 31 - 1) ?? d.seed ?? 0,
-  });
+  };
+  let sim: Simulator;
+  try {
+    sim = await startSimulator(options);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      process.stderr.write(
+        `ghostwire: cannot listen on ${options.host}:${options.port} (${code}); pick another with --port\n`,
+      );
+      return 1;
+    }
+    throw err;
+  }
   out.write(`listening on ${sim.url}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { ErrorCode } from '../errors/codes.js';
 import type { GatewayError } from '../errors/gateway-error.js';
 import { channels } from '../telemetry/events.js';
+import { RequestSignal } from './request-signal.js';
 
 /** How a request ended, for telemetry: a client that left is not an error of ours. */
 export type Outcome = 'ok' | 'client_cancel' | 'deadline' | 'error';
@@ -10,7 +11,7 @@ export type Outcome = 'ok' | 'client_cancel' | 'deadline' | 'error';
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * One request's state: its id, its one AbortSignal, its deadline and its timings. The signal is
+ * One request's state: its id, its one cancellation signal, its deadline and its timings. The signal is
  * born when the client stream opens and fires when the client resets, the connection closes or
  * the deadline passes; every await downstream takes it.
  */
@@ -18,7 +19,7 @@ export class RequestContext {
   readonly id: string;
   readonly startedAt = performance.now();
   readonly protocol: 'h2' | 'h1';
-  private readonly controller = new AbortController();
+  private readonly requestSignal = new RequestSignal();
   private deadlineTimer: NodeJS.Timeout | undefined;
   /** Set by the router: 'completions', 'engines', 'healthz', ... */
   route = '';
@@ -40,8 +41,8 @@ export class RequestContext {
       clientRequestId !== undefined && SAFE_REQUEST_ID.test(clientRequestId) ? clientRequestId : randomUUID();
   }
 
-  get signal(): AbortSignal {
-    return this.controller.signal;
+  get signal(): RequestSignal {
+    return this.requestSignal;
   }
 
   /** Starts the deadline clock; when it fires, the request is aborted with GW_DEADLINE_EXCEEDED. */
@@ -51,8 +52,8 @@ export class RequestContext {
 
   /** Fires the request's signal once; later calls are ignored. */
   abort(reason: GatewayError): void {
-    if (this.controller.signal.aborted) return;
-    this.controller.abort(reason);
+    if (this.requestSignal.aborted) return;
+    this.requestSignal.abort(reason);
     if (channels.requestAbort.hasSubscribers) channels.requestAbort.publish(this);
   }
 

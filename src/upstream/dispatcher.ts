@@ -1,4 +1,5 @@
 import type { GatewayError } from '../errors/gateway-error.js';
+import type { CancelSignal } from '../proxy/request-signal.js';
 
 /** Response headers as both transports hand them over (lower-case names). */
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
@@ -10,8 +11,8 @@ export interface UpstreamRequest {
   path: string;
   headers: Record<string, string>;
   body: Buffer | undefined;
-  /** The request's one AbortSignal: when it fires, the transport resets the upstream stream at once. */
-  signal: AbortSignal;
+  /** The request's one cancellation signal: when it fires, the transport resets the upstream stream at once. */
+  signal: CancelSignal;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 
 /** A spawned service that said `listening on http://…`. */
@@ -61,6 +61,21 @@ export function spawnNode(
     });
   }
   return { child, tail: () => lines.join('\n') };
+}
+
+/**
+ * Binds every thread of a process to the given CPUs (`taskset -a -p -c`). The benchmark pins
+ * the proxy under test to a core of its own and the simulator and load client to the other, so
+ * a proxy's latency is its own and not the simulator's CPU contention. Returns false if taskset
+ * is missing or refused.
+ */
+export function pinToCpus(pid: number, cpus: string): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Starts a long-running service and resolves once it prints its URL. */

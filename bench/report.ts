@@ -292,7 +292,9 @@ export function renderReport(
       (m.reruns > 0
         ? `; ${m.reruns} disturbed run${m.reruns === 1 ? ' was' : 's were'} measured again.`
         : '.'),
-    `- **Everything on one machine**: load client, simulator and proxy are separate processes on 127.0.0.1 sharing the ${m.cores} cores.`,
+    s.pin
+      ? `- **Everything on one machine, pinned**: load client, simulator and proxy are separate processes on 127.0.0.1; the proxy under test (naive or ghostwire) runs alone on CPU 1, the simulator and load client share CPU 0 (\`taskset\`), the same for every target.`
+      : `- **Everything on one machine**: load client, simulator and proxy are separate processes on 127.0.0.1 sharing the ${m.cores} cores (unpinned).`,
     `- **Upstream**: ${simName} with \`--ttft-ms ${sim.ttftMs} --token-ms ${sim.tokenMs} --max-tokens ${sim.maxTokens} --slots ${sim.slots}\`.`,
     `- **Requests**: Copilot protocol, \`POST /v1/engines/default/completions\`, \`stream: true\`, \`max_tokens: ${s.maxTokens}\`, ` +
       `${(s.promptBytes.min / 1024).toFixed(1)}–${(s.promptBytes.max / 1024).toFixed(1)} KB JSON bodies, over ${s.connections} h2c connections (round-robin), ` +

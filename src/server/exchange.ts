@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import { GatewayError } from '../errors/gateway-error.js';
+import { withNeverIndexed } from '../util/hpack.js';
 
 export type OutgoingHeaders = Record<string, string | number>;
 
@@ -111,7 +112,7 @@ export class H2Exchange implements ClientExchange {
 
   respond(status: number, headers: OutgoingHeaders): void {
     if (this.stream.headersSent || this.stream.destroyed) return;
-    this.stream.respond({ ':status': status, ...headers });
+    this.stream.respond(withNeverIndexed({ ':status': status, ...headers }));
   }
 
   write(chunk: Buffer | string): boolean {

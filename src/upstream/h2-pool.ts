@@ -11,6 +11,7 @@ import type {
 } from './dispatcher.js';
 import { codedError, upstreamFailure } from './errors.js';
 import { ResetBudget } from './reset-budget.js';
+import { withNeverIndexed } from '../util/hpack.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -128,7 +129,7 @@ export class Http2Pool implements Dispatcher {
     let stream: http2.ClientHttp2Stream;
     try {
       stream = picked.session.request(
-        { ':method': req.method, ':path': req.path, ...req.headers },
+        withNeverIndexed({ ':method': req.method, ':path': req.path, ...req.headers }),
         { endStream: req.body === undefined },
       );
     } catch (err) {

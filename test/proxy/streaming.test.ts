@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import type { Gateway } from '../../src/server/gateway.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
@@ -49,6 +50,9 @@ describe('streaming: SSE bytes go out as they arrive, over h2c, TLS h2 and HTTP/
         assert.match(String(res.headers['content-type']), /text\/event-stream/);
         assert.equal(res.headers['content-encoding'], undefined, 'SSE is never compressed');
         assert.ok(String(res.headers['x-request-id']).length > 0);
+        // The per-request id travels never-indexed, so it does not churn the client's HPACK table.
+        const neverIndexed = (res.headers as Record<symbol, string[] | undefined>)[http2.sensitiveHeaders];
+        assert.ok(neverIndexed?.includes('x-request-id'), String(neverIndexed));
         const events = sseEvents(res.body);
         assert.ok(events.length >= 3, `got ${events.length} events`);
         assert.equal(events.at(-1), '[DONE]');

@@ -24,18 +24,27 @@ describe('TLS upstreams', () => {
     for (const c of cleanups.reverse()) await c();
   });
 
-  it('https:// upstream speaks HTTP/2 (ALPN h2) with a configured CA', async () => {
+  it('https:// upstream speaks HTTP/2 (ALPN h2) with a configured CA; ids and keys go never-indexed', async () => {
     let protocol = '';
+    let neverIndexed: string[] = [];
     const server = http2.createSecureServer({ cert: TEST_CA, key: readFileSync(TEST_KEY) });
-    server.on('stream', (stream) => {
+    server.on('stream', (stream, headers) => {
       protocol = stream.session?.alpnProtocol ?? '';
+      neverIndexed = (headers as Record<symbol, string[] | undefined>)[http2.sensitiveHeaders] ?? [];
       stream.respond({ ':status': 200, 'content-type': 'text/event-stream' });
       stream.end(STREAM);
     });
     const port = await listen(server, 0, '127.0.0.1');
     cleanups.push(() => void server.close());
     const gw = await gatewayFor({
-      deployments: [{ name: 'tls', url: `https://localhost:${port}`, tls: { caFile: TEST_CERT } }],
+      deployments: [
+        {
+          name: 'tls',
+          url: `https://localhost:${port}`,
+          tls: { caFile: TEST_CERT },
+          credential: { type: 'header', header: 'api-key', value: 'azure-test-key' },
+        },
+      ],
       models: [{ name: 'default', deployments: ['tls'] }],
     });
     cleanups.push(() => gw.close(100));
@@ -45,6 +54,10 @@ describe('TLS upstreams', () => {
     assert.equal(res.status, 200, res.body);
     assert.equal(sseEvents(res.body).at(-1), '[DONE]');
     assert.equal(protocol, 'h2');
+    assert.ok(
+      neverIndexed.includes('api-key') && neverIndexed.includes('x-request-id'),
+      String(neverIndexed),
+    );
   });
 
   it('an untrusted certificate is refused (502), and protocol: h1 reaches an HTTPS/1.1-only server', async () => {

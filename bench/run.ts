@@ -7,6 +7,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { SimulatorStats } from '../src/simulator/index.js';
 import type { LoadResult } from './load.js';
 import { cpuMicros, machineBusyMicros, memoryMiB } from './proc.js';
 import { interruptAndWait, pinToCpus, type Service, spawnNode, startService, stop } from './processes.js';
@@ -71,19 +72,9 @@ export interface RunRecord {
    * kernel network work on their behalf, plus anything else running. High means a disturbed run.
    */
   otherCpuPercent: number;
-  simStats: SimStats | undefined;
+  simStats: SimulatorStats | undefined;
   /** Requests the load client never saw finish fine, or that the simulator counted differently. */
   warnings: string[];
-}
-
-interface SimStats {
-  requests: number;
-  completed: number;
-  cancelled: number;
-  tokens_generated: number;
-  tokens_after_cancel: number;
-  active: number;
-  queued: number;
 }
 
 interface Target {
@@ -220,10 +211,10 @@ async function h2request(
   }
 }
 
-async function simStats(sim: Service): Promise<SimStats | undefined> {
+async function simStats(sim: Service): Promise<SimulatorStats | undefined> {
   try {
     const res = await h2request(sim.url, 'GET', '/stats');
-    return res.status === 200 ? (JSON.parse(res.text) as SimStats) : undefined;
+    return res.status === 200 ? (JSON.parse(res.text) as SimulatorStats) : undefined;
   } catch {
     return undefined;
   }

@@ -23,6 +23,48 @@ export const ERROR_TABLE = {
     status: 400,
     message: 'The request body does not have the expected fields or types.',
   },
+  GW_TOKEN_MISSING: {
+    status: 401,
+    message:
+      'This route needs a gateway token: send Authorization: Bearer <token> (get one from GET /copilot_internal/v2/token).',
+  },
+  GW_TOKEN_MALFORMED: {
+    status: 401,
+    message: 'The token is not a well-formed gateway token; exchange your credential for a new one.',
+  },
+  GW_TOKEN_UNKNOWN_KEY: {
+    status: 401,
+    message: 'The token was signed with a key this gateway does not know (or has retired); get a new token.',
+  },
+  GW_TOKEN_BAD_SIGNATURE: {
+    status: 401,
+    message: 'The token signature does not verify; it was altered or not issued by this gateway.',
+  },
+  GW_TOKEN_EXPIRED: {
+    status: 401,
+    message: 'The token has expired; exchange your credential for a new one.',
+  },
+  GW_TOKEN_REVOKED: {
+    status: 401,
+    message: 'The token or its user has been revoked by an operator; contact your administrator.',
+  },
+  GW_CREDENTIAL_MISSING: {
+    status: 401,
+    message:
+      'The token exchange needs a credential: send Authorization: token <your API key or OAuth token>.',
+  },
+  GW_CREDENTIAL_INVALID: {
+    status: 401,
+    message: 'The credential was not accepted by the configured verifier; check the key or sign in again.',
+  },
+  GW_USER_DISABLED: {
+    status: 403,
+    message: 'This user is disabled on this gateway; contact your administrator.',
+  },
+  GW_AUTH_UNAVAILABLE: {
+    status: 503,
+    message: 'The identity provider could not be reached to check the credential; retry shortly.',
+  },
   GW_UNKNOWN_MODEL: {
     status: 404,
     message: 'The requested model or engine is not configured on this gateway.',

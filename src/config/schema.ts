@@ -109,6 +109,113 @@ export const LimitsConfig = z.strictObject({
   shutdownGraceMs: positiveMs.default(10_000),
 });
 
+const seconds = (max: number) => z.number().int().min(1).max(max);
+const httpUrl = z.string().refine(
+  (s) => {
+    try {
+      return ['http:', 'https:'].includes(new URL(s).protocol);
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected an absolute http:// or https:// URL' },
+);
+
+/** One HMAC key for gateway tokens. The newest (last) key not retired signs; every key not retired verifies. */
+export const SigningKeyConfig = z.strictObject({
+  /** Carried in each token as `kid`; letters, digits, `-` and `_`. */
+  id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 letters, digits, - or _'),
+  /** At least 32 bytes of secret; literal, { env } or { file }. */
+  secret: SecretSource,
+  /** Retired keys neither sign nor verify. Retire a key only after tokens.lifetimeS has passed since it stopped signing. */
+  retired: z.boolean().default(false),
+});
+
+export const StaticUserConfig = z.strictObject({
+  uid: z.string().min(1).max(128),
+  login: z.string().min(1).max(128).optional(),
+  sku: z.string().min(1).max(64).default('copilot_enterprise_seat'),
+  org: z.string().min(1).max(128).optional(),
+  /** SHA-256 of the user's API key, lowercase hex. The key itself is never stored. */
+  apiKeySha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex characters (sha256 of the key)'),
+  disabled: z.boolean().default(false),
+});
+
+export const VerifierConfig = z.discriminatedUnion('type', [
+  /** API keys in the config file, stored as hashes. */
+  z.strictObject({ type: z.literal('static'), users: z.array(StaticUserConfig).min(1) }),
+  /** A JWT from an OpenID Connect identity provider, checked against its JWKS. */
+  z.strictObject({
+    type: z.literal('oidc'),
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+    jwksUrl: httpUrl,
+    /** Claim names mapped to the identity; a missing sku/org claim falls back to defaultSku / no org. */
+    claims: z
+      .strictObject({
+        uid: z.string().min(1).default('sub'),
+        login: z.string().min(1).default('preferred_username'),
+        sku: z.string().min(1).optional(),
+        org: z.string().min(1).optional(),
+      })
+      .default({ uid: 'sub', login: 'preferred_username' }),
+    defaultSku: z.string().min(1).default('copilot_enterprise_seat'),
+    timeoutMs: positiveMs.default(3000),
+  }),
+  /** A GitHub OAuth token, checked by calling {apiBaseUrl}/user (GitHub Enterprise: https://HOST/api/v3). */
+  z.strictObject({
+    type: z.literal('github'),
+    apiBaseUrl: httpUrl.default('https://api.github.com'),
+    /** A positive answer is cached this long; a revoked OAuth token keeps exchanging for at most this. */
+    cacheTtlS: seconds(3600).default(60),
+    /** Only members of one of these orgs may exchange (checked via /user/orgs); empty = anyone GitHub accepts. */
+    allowedOrgs: z.array(z.string().min(1)).default([]),
+    sku: z.string().min(1).default('copilot_enterprise_seat'),
+    timeoutMs: positiveMs.default(3000),
+    /** Logins refused at exchange, as if disabled. */
+    disabledLogins: z.array(z.string().min(1)).default([]),
+  }),
+]);
+
+export const RevocationConfig = z.strictObject({
+  /** Token ids (`tid`) refused on every request. */
+  tokenIds: z.array(z.string().min(1)).default([]),
+  /** User ids (`uid`) whose tokens are refused on every request. */
+  uids: z.array(z.string().min(1)).default([]),
+  /** Shared denylist: every instance sees a revocation written here within a second. */
+  redis: z
+    .strictObject({
+      url: z.string().regex(/^rediss?:\/\//, 'expected redis:// or rediss://'),
+      keyPrefix: z.string().min(1).default('ghostwire:revoked'),
+      /** Full resync interval, a safety net under pub/sub. */
+      syncIntervalMs: positiveMs.default(1000),
+    })
+    .optional(),
+});
+
+export const AuthConfig = z.strictObject({
+  /** tokens: every completion needs a gateway token. none: no auth at all (development only). */
+  mode: z.enum(['tokens', 'none']).default('tokens'),
+  signingKeys: z.array(SigningKeyConfig).default([]),
+  tokens: z
+    .strictObject({
+      lifetimeS: seconds(86_400).default(1800),
+      refreshInS: seconds(86_400).default(1500),
+      clockSkewS: z.number().int().min(0).max(600).default(30),
+      /** Base URL clients are told to use (token `proxy-ep`, `endpoints.*`); default: the URL the client called. */
+      publicUrl: httpUrl.optional(),
+      /** Feature flags copied into each token and the exchange response (e.g. chat: "1"). */
+      flags: z
+        .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/), z.string().regex(/^[^;:=]{0,64}$/))
+        .default({}),
+    })
+    .default({ lifetimeS: 1800, refreshInS: 1500, clockSkewS: 30, flags: {} }),
+  verifier: VerifierConfig.optional(),
+  revocation: RevocationConfig.default({ tokenIds: [], uids: [] }),
+});
+
 export const GatewayConfigSchema = z
   .strictObject({
     listeners: z
@@ -118,8 +225,17 @@ export const GatewayConfigSchema = z
     deployments: z.array(DeploymentConfig).min(1),
     models: z.array(ModelConfig).min(1),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
+    /** Required: either signing keys and a verifier, or an explicit `mode: none`. */
+    // TODO(issue 3 integration): make required once the completion path checks tokens.
+    auth: AuthConfig.default({
+      mode: 'none',
+      signingKeys: [],
+      tokens: { lifetimeS: 1800, refreshInS: 1500, clockSkewS: 30, flags: {} },
+      revocation: { tokenIds: [], uids: [] },
+    }),
   })
   .superRefine((cfg, ctx) => {
+    checkAuth(cfg.auth, ctx);
     const deploymentNames = new Set<string>();
     cfg.deployments.forEach((d, i) => {
       if (deploymentNames.has(d.name))
@@ -161,3 +277,40 @@ export type ListenerConfig = z.output<typeof ListenerConfig>;
 export type LimitsConfig = z.output<typeof LimitsConfig>;
 export type CredentialConfig = z.output<typeof CredentialConfig>;
 export type SecretSource = z.output<typeof SecretSource>;
+export type AuthConfig = z.output<typeof AuthConfig>;
+export type VerifierConfig = z.output<typeof VerifierConfig>;
+export type SigningKeyConfig = z.output<typeof SigningKeyConfig>;
+export type RevocationConfig = z.output<typeof RevocationConfig>;
+
+function checkAuth(auth: AuthConfig, ctx: z.RefinementCtx): void {
+  if (auth.mode === 'none') return;
+  if (!auth.signingKeys.some((k) => !k.retired))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['auth', 'signingKeys'],
+      message:
+        'at least one signing key that is not retired is required (or set auth.mode: none for development)',
+    });
+  if (auth.verifier === undefined)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['auth', 'verifier'],
+      message: 'a credential verifier (static, oidc or github) is required for auth.mode: tokens',
+    });
+  const ids = new Set<string>();
+  auth.signingKeys.forEach((k, i) => {
+    if (ids.has(k.id))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['auth', 'signingKeys', i, 'id'],
+        message: `duplicate key id "${k.id}"`,
+      });
+    ids.add(k.id);
+  });
+  if (auth.tokens.refreshInS >= auth.tokens.lifetimeS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['auth', 'tokens', 'refreshInS'],
+      message: 'must be less than auth.tokens.lifetimeS',
+    });
+}

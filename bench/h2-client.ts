@@ -169,6 +169,8 @@ export class RawH2Connection {
     private readonly host: string,
     private readonly port: number,
     private readonly path: string,
+    /** Sent on every request, like a Copilot client's gateway token (indexed after the first). */
+    private readonly authorization?: string,
   ) {
     this.socket = net.connect({ host, port, noDelay: true });
     this.ready = new Promise((resolve, reject) => {
@@ -269,20 +271,27 @@ export class RawH2Connection {
   private headerBlock(): Buffer {
     if (this.indexedBlock !== undefined) return this.indexedBlock;
     const authority = `${this.host}:${this.port}`;
+    const auth = this.authorization;
     const out = [0x83, 0x86]; // :method POST, :scheme http (static table)
-    if (this.peerTableSize >= 512) {
-      // Incremental indexing: after this block the dynamic table holds content-type (62),
-      // :path (63) and :authority (64), and later requests refer to them by index.
+    if (this.peerTableSize >= 1024) {
+      // Incremental indexing: after this block the dynamic table holds (newest first)
+      // [authorization (62)], content-type, :path and :authority, and later requests refer to
+      // them by index.
       hpackLiteral(0x40, 6, 1, authority, out);
       hpackLiteral(0x40, 6, 4, this.path, out);
       hpackLiteral(0x40, 6, 31, 'application/json', out);
+      if (auth !== undefined) hpackLiteral(0x40, 6, 23, auth, out);
       this.firstBlock ??= Buffer.from(out);
-      this.indexedBlock = Buffer.from([0x83, 0x86, 0x80 | 64, 0x80 | 63, 0x80 | 62]);
+      const base = auth === undefined ? 62 : 63;
+      const indexed = [0x83, 0x86, 0x80 | (base + 2), 0x80 | (base + 1), 0x80 | base];
+      if (auth !== undefined) indexed.push(0x80 | 62);
+      this.indexedBlock = Buffer.from(indexed);
       return this.firstBlock;
     }
     hpackLiteral(0x00, 4, 1, authority, out);
     hpackLiteral(0x00, 4, 4, this.path, out);
     hpackLiteral(0x00, 4, 31, 'application/json', out);
+    if (auth !== undefined) hpackLiteral(0x00, 4, 23, auth, out);
     this.indexedBlock = Buffer.from(out);
     return this.indexedBlock;
   }

@@ -37,6 +37,8 @@ export interface LoadOptions {
   /** raw: the bench's own minimal h2c client (cheap); node: node:http2 (cross-check). */
   client: 'raw' | 'node';
   sync: boolean;
+  /** Authorization header value sent on every request (a gateway token), or undefined. */
+  authorization: string | undefined;
 }
 
 /** The measured phase, as printed. Latencies in ms. */
@@ -194,6 +196,7 @@ class RawTransport implements Transport {
     url: string,
     private readonly path: string,
     private readonly connections: number,
+    private readonly authorization: string | undefined,
   ) {
     const u = new URL(url);
     this.host = u.hostname;
@@ -202,7 +205,7 @@ class RawTransport implements Transport {
 
   async connect(): Promise<void> {
     for (let i = 0; i < this.connections; i++)
-      this.conns.push(new RawH2Connection(this.host, this.port, this.path));
+      this.conns.push(new RawH2Connection(this.host, this.port, this.path, this.authorization));
     await Promise.all(this.conns.map((c) => c.ready));
   }
 
@@ -210,7 +213,7 @@ class RawTransport implements Transport {
     const i = this.next++ % this.conns.length;
     let conn = this.conns[i];
     if (conn === undefined || !conn.usable) {
-      conn = new RawH2Connection(this.host, this.port, this.path);
+      conn = new RawH2Connection(this.host, this.port, this.path, this.authorization);
       this.conns[i] = conn;
     }
     const c = conn;
@@ -231,6 +234,7 @@ class NodeTransport implements Transport {
     private readonly url: string,
     private readonly path: string,
     private readonly connections: number,
+    private readonly authorization: string | undefined,
   ) {}
 
   async connect(): Promise<void> {
@@ -259,7 +263,12 @@ class NodeTransport implements Transport {
     }
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = session.request({ ':method': 'POST', ':path': this.path, 'content-type': 'application/json' });
+      stream = session.request({
+        ':method': 'POST',
+        ':path': this.path,
+        'content-type': 'application/json',
+        ...(this.authorization === undefined ? {} : { authorization: this.authorization }),
+      });
     } catch {
       ex.onError('request_failed');
       return;
@@ -290,8 +299,8 @@ class LoadClient {
     this.bodies = requestBodies(opts.maxTokens);
     this.transport =
       opts.client === 'node'
-        ? new NodeTransport(opts.url, opts.path, opts.connections)
-        : new RawTransport(opts.url, opts.path, opts.connections);
+        ? new NodeTransport(opts.url, opts.path, opts.connections, opts.authorization)
+        : new RawTransport(opts.url, opts.path, opts.connections, opts.authorization);
   }
 
   connect(): Promise<void> {
@@ -450,6 +459,7 @@ async function main(): Promise<void> {
       'max-inflight': { type: 'string' },
       client: { type: 'string' },
       sync: { type: 'boolean' },
+      authorization: { type: 'string' },
     },
   });
   const mode = values.mode === 'closed' ? 'closed' : 'rate';
@@ -470,6 +480,7 @@ async function main(): Promise<void> {
     maxInflight: Math.max(1, numberFlag(values['max-inflight'], 4096, 'max-inflight')),
     client: values.client === 'node' ? 'node' : 'raw',
     sync: values.sync === true,
+    authorization: values.authorization,
   };
   // Hard bound, whatever happens: warm-up + run + drain (twice) + slack, plus the wait for "go".
   const limitMs = opts.warmupMs + opts.durationMs + 2 * opts.drainMs + 15_000;

@@ -80,6 +80,8 @@ export interface RunRecord {
 interface Target {
   name: TargetName;
   url: string;
+  /** `Bearer <gateway token>`: sent by the load client on every request to every target alike. */
+  authorization: string;
   /** The proxy process whose CPU is measured; undefined for direct. */
   service: Service | undefined;
 }
@@ -185,13 +187,19 @@ async function h2request(
   method: string,
   path: string,
   body?: Buffer,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; text: string }> {
   const session = http2.connect(url);
   session.on('error', () => {});
   try {
     return await new Promise((resolvePromise, reject) => {
       const timer = setTimeout(() => reject(new Error(`${method} ${url}${path}: no answer in 5 s`)), 5000);
-      const req = session.request({ ':method': method, ':path': path, 'content-type': 'application/json' });
+      const req = session.request({
+        ':method': method,
+        ':path': path,
+        'content-type': 'application/json',
+        ...headers,
+      });
       let status = 0;
       const chunks: Buffer[] = [];
       req.on('response', (h) => (status = Number(h[':status'])));
@@ -229,9 +237,26 @@ async function resetSimStats(sim: Service): Promise<void> {
 }
 
 /** One streamed completion through a target, so a broken target fails the run at once, loudly. */
+// ghostwire's dev user gets this key (GHOSTWIRE_DEV_KEY is inherited by the services we spawn),
+// so the bench can exchange it for a token like a real client and send that on every request.
+const BENCH_KEY = 'gw_bench_dev_key_not_a_secret';
+
+/** A gateway token from a ghostwire instance, exchanged with the bench's dev key. */
+async function benchToken(url: string): Promise<string> {
+  const res = await h2request(url, 'GET', '/copilot_internal/v2/token', undefined, {
+    authorization: `token ${BENCH_KEY}`,
+  });
+  const token = res.status === 200 ? (JSON.parse(res.text) as { token?: unknown }).token : undefined;
+  if (typeof token !== 'string')
+    throw new Error(`token exchange failed: ${res.status} ${res.text.slice(0, 200)}`);
+  return `Bearer ${token}`;
+}
+
 async function probe(target: Target, maxTokens: number): Promise<void> {
   const body = requestBodies(maxTokens)[0] ?? Buffer.alloc(0);
-  const res = await h2request(target.url, 'POST', '/v1/engines/default/completions', body);
+  const res = await h2request(target.url, 'POST', '/v1/engines/default/completions', body, {
+    authorization: target.authorization,
+  });
   if (res.status !== 200 || !res.text.endsWith('data: [DONE]\n\n')) {
     throw new Error(`${target.name} probe failed: ${res.status} ${res.text.slice(0, 300)}`);
   }
@@ -297,6 +322,8 @@ async function measure(
     String(s.maxTokens),
     '--client',
     s.client,
+    '--authorization',
+    target.authorization,
     '--sync',
   ];
   const proxyPid = target.service?.pid;
@@ -433,8 +460,14 @@ async function profileGhostwire(s: Settings, sim: Service): Promise<ProfileSumma
   if (s.pin) pinToCpus(gw.pid, PROXY_CPU);
   const window = { fromUs: 0, toUs: 0 };
   try {
-    await probe({ name: 'ghostwire', url: gw.url, service: gw }, s.maxTokens);
-    await measure(s, 'max', { name: 'ghostwire', url: gw.url, service: gw }, sim, [sim.pid, gw.pid], window);
+    const target: Target = {
+      name: 'ghostwire',
+      url: gw.url,
+      service: gw,
+      authorization: await benchToken(gw.url),
+    };
+    await probe(target, s.maxTokens);
+    await measure(s, 'max', target, sim, [sim.pid, gw.pid], window);
   } finally {
     const clean = await interruptAndWait(gw.child, 15_000);
     if (!clean)
@@ -458,6 +491,7 @@ async function profileGhostwire(s: Settings, sim: Service): Promise<ProfileSumma
 
 async function main(): Promise<void> {
   const s = parseSettings(process.argv.slice(2));
+  process.env['GHOSTWIRE_DEV_KEY'] = BENCH_KEY;
   mkdirSync(TMP, { recursive: true });
   const started = Date.now();
   const log = (msg: string): void =>
@@ -475,8 +509,10 @@ async function main(): Promise<void> {
       log('taskset unavailable: running unpinned');
     }
     const targets: Target[] = [];
+    // Until ghostwire is up, a placeholder of a real token's length: every target gets the same bytes.
+    let authorization = `Bearer ${'x'.repeat(150)}`;
     for (const name of s.targets) {
-      if (name === 'direct') targets.push({ name, url: sim.url, service: undefined });
+      if (name === 'direct') targets.push({ name, url: sim.url, service: undefined, authorization });
       else {
         const svc =
           name === 'naive'
@@ -490,9 +526,11 @@ async function main(): Promise<void> {
             : await startGhostwire(sim.url);
         if (s.pin) pinToCpus(svc.pid, PROXY_CPU);
         services.push(svc);
-        targets.push({ name, url: svc.url, service: svc });
+        if (name === 'ghostwire') authorization = await benchToken(svc.url);
+        targets.push({ name, url: svc.url, service: svc, authorization });
       }
     }
+    for (const t of targets) t.authorization = authorization;
     for (const t of targets) await probe(t, s.maxTokens);
     log(`targets up: ${targets.map((t) => `${t.name} ${t.url}`).join(', ')}`);
 

@@ -7,6 +7,7 @@ Usage: ghostwire <command> [flags]
 Commands:
   serve       run the gateway (no flags: embedded model simulator, ready to try)
   simulate    run the model-server simulator on its own
+  token       mint, inspect and revoke gateway tokens
 
 Run 'ghostwire <command> --help' for a command's flags.
 `,
@@ -21,10 +22,13 @@ Runs the gateway. Prints "listening on <url>" once it accepts connections.
                      http://  HTTP/1.1    h2c://  cleartext HTTP/2    https://  HTTP/2 over TLS
   --tls-cert FILE    serve HTTP/2 over TLS (with HTTP/1.1 fallback) using this certificate
   --tls-key FILE     ... and this private key
+  --no-auth          development only: completions need no token (overrides auth in --config)
   -h, --help         show this help
 
 With neither --config nor --upstream, an embedded model simulator starts in-process and the
-model "default" routes to it.
+model "default" routes to it. Without --config, one dev user is created: its API key is printed
+(or taken from GHOSTWIRE_DEV_KEY), with the commands to exchange it for a token and stream a
+completion.
 `,
   simulate: `Usage: ghostwire simulate [--host H] [--port P] [--ttft-ms N] [--token-ms N] [--slots N]
                           [--max-tokens N] [--queue-limit N] [--seed N]
@@ -41,5 +45,19 @@ h2c and HTTP/1.1 on one port). Prints "listening on <url>" once ready. GET /stat
   --queue-limit N    requests that may wait for a slot (default 1024); beyond that, 503
   --seed N           seed for the generated text (same prompt + seed = same completion)
   -h, --help         show this help
+`,
+  token: `Usage: ghostwire token mint --config FILE --uid U [--sku S] [--org O] [--lifetime-s N] [--proxy-ep HOST] [--json]
+       ghostwire token inspect [--config FILE] TOKEN
+       ghostwire token revoke|unrevoke --config FILE [--tid ID] [--uid U]
+       ghostwire token revoked --config FILE
+
+Gateway tokens, from the same config file the gateway runs with. Secrets are never printed.
+
+  mint       sign a token with the newest signing key (for scripts and load tests); prints the
+             token (--json: token, tid, expires_at). A static user's sku and org are used.
+  inspect    decode a token; with --config, verify it (key, signature, expiry). Exit 0 if valid.
+  revoke     add a token id or user to the shared denylist in Redis (auth.revocation.redis);
+             every instance refuses it within a second. unrevoke takes it off again.
+  revoked    list the denylist (Redis and config).
 `,
 } as const;

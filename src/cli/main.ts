@@ -2,10 +2,12 @@ import { UsageError } from './args.js';
 import { HELP } from './help.js';
 import { serveCommand } from './serve.js';
 import { simulateCommand } from './simulate.js';
+import { tokenCommand } from './token.js';
 
 const COMMANDS: Record<string, (argv: string[], out: NodeJS.WritableStream) => Promise<number>> = {
   serve: serveCommand,
   simulate: simulateCommand,
+  token: tokenCommand,
 };
 
 /** The `ghostwire` command line. Returns the exit code: 0 ok, 1 runtime failure, 2 usage or config error. */

@@ -1,4 +1,5 @@
-import { configForEmbedded, configForUpstreams } from '../config/from-flags.js';
+import { devAuth, DEV_KEY_ENV, type DevCredentials } from '../config/dev-auth.js';
+import { configForEmbedded, configForUpstreams, routesForUpstreams } from '../config/from-flags.js';
 import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
 import type { GatewayConfig, GatewayConfigInput } from '../config/schema.js';
 import { startGateway, type Gateway } from '../server/gateway.js';
@@ -13,6 +14,7 @@ const FLAGS = {
   upstream: { type: 'string', multiple: true },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  'no-auth': { type: 'boolean' },
 } as const;
 
 const TRY_PROMPT = 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ';
@@ -33,20 +35,28 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
     throw new UsageError('--tls-cert and --tls-key go together');
   const upstreams = strs(flags, 'upstream');
   const configFile = str(flags, 'config');
+  const noAuth = flags.values['no-auth'] === true;
 
   let simulator: Simulator | undefined;
   let input: GatewayConfigInput | GatewayConfig;
+  // Without a config file there is one dev user whose key is printed (or taken from the env).
+  let dev: DevCredentials | undefined;
   try {
     if (configFile !== undefined) input = structuredClone(loadConfigFile(configFile));
-    else if (upstreams.length > 0) input = configForUpstreams(upstreams);
     else {
-      simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
-      input = configForEmbedded(simulator.port);
+      const d = devAuth();
+      dev = noAuth ? undefined : d.credentials;
+      const auth = noAuth ? { mode: 'none' as const } : d.auth;
+      if (upstreams.length > 0) input = configForUpstreams(upstreams, auth);
+      else {
+        simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
+        input = configForEmbedded(simulator.port, auth);
+      }
     }
     if (configFile !== undefined && upstreams.length > 0) {
-      const fromFlags = configForUpstreams(upstreams);
-      input = { ...input, deployments: fromFlags.deployments, models: fromFlags.models };
+      input = { ...input, ...routesForUpstreams(upstreams) };
     }
+    if (configFile !== undefined && noAuth) input = { ...input, auth: { mode: 'none' } };
     const first = input.listeners?.[0] ?? { host: '127.0.0.1', port: 8080 };
     const listener = {
       ...first,
@@ -75,7 +85,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
       throw err;
     }
     for (const url of gateway.urls) out.write(`listening on ${url}\n`);
-    printWelcome(out, gateway, simulator);
+    printWelcome(out, gateway, simulator, dev);
     await waitForSignal(gateway, simulator);
     return 0;
   } catch (err) {
@@ -98,7 +108,12 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
   }
 }
 
-function printWelcome(out: NodeJS.WritableStream, gateway: Gateway, simulator: Simulator | undefined): void {
+function printWelcome(
+  out: NodeJS.WritableStream,
+  gateway: Gateway,
+  simulator: Simulator | undefined,
+  dev: DevCredentials | undefined,
+): void {
   const url = gateway.urls[0] ?? '';
   const cleartext = url.startsWith('http:');
   if (simulator !== undefined) {
@@ -106,9 +121,31 @@ function printWelcome(out: NodeJS.WritableStream, gateway: Gateway, simulator: S
   }
   const model = simulator !== undefined ? 'default' : (gateway.registry.names()[0] ?? 'default');
   const body = JSON.stringify({ prompt: TRY_PROMPT, max_tokens: 48, stream: true });
+  const curl = `curl -sSN ${cleartext ? '--http2-prior-knowledge' : '--http2 -k'}`;
+  const completion =
+    `${curl} ${url}/v1/engines/${model === '*' ? 'default' : model}/completions \\\n` +
+    (gateway.auth === undefined ? '' : `    -H "authorization: Bearer $TOKEN" \\\n`) +
+    `    -H 'content-type: application/json' \\\n    -d '${body.replace(/'/g, "'\\''")}'\n\n`;
+  if (gateway.auth === undefined) {
+    out.write(`\nauth: off (--no-auth or auth.mode none): anyone who can reach this port can use it\n`);
+    out.write(`\nStream a completion:\n  ${completion}`);
+    return;
+  }
+  if (dev === undefined) {
+    out.write(`\nGet a token with your credential, then stream a completion:\n`);
+    out.write(
+      `  TOKEN=$(curl -s ${cleartext ? '' : '-k '}${url}/copilot_internal/v2/token -H "authorization: token $YOUR_API_KEY" | sed -E 's/.*"token":"([^"]+)".*/\\1/')\n`,
+    );
+    out.write(`  ${completion}`);
+    return;
+  }
+  // The dev key is printed once, here, because a newcomer needs it; a key from the env is only named.
+  const key = dev.fromEnv ? `$${DEV_KEY_ENV}` : dev.apiKey;
   out.write(
-    `\nStream a completion:\n  curl -sSN ${cleartext ? '--http2-prior-knowledge' : '--http2 -k'} ${url}/v1/engines/${model === '*' ? 'default' : model}/completions \\\n` +
-      `    -H 'content-type: application/json' \\\n    -d '${body.replace(/'/g, "'\\''")}'\n\n`,
+    `\ndev user "${dev.uid}", API key ${dev.fromEnv ? `from ${DEV_KEY_ENV}` : `${dev.apiKey} (random; set ${DEV_KEY_ENV} to fix it)`}\n` +
+      `\nGet a token, then stream a completion:\n` +
+      `  TOKEN=$(curl -s ${cleartext ? '' : '-k '}${url}/copilot_internal/v2/token -H "authorization: token ${key}" | sed -E 's/.*"token":"([^"]+)".*/\\1/')\n` +
+      `  ${completion}`,
   );
 }
 

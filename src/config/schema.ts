@@ -195,26 +195,66 @@ export const RevocationConfig = z.strictObject({
     .optional(),
 });
 
-export const AuthConfig = z.strictObject({
-  /** tokens: every completion needs a gateway token. none: no auth at all (development only). */
-  mode: z.enum(['tokens', 'none']).default('tokens'),
-  signingKeys: z.array(SigningKeyConfig).default([]),
-  tokens: z
-    .strictObject({
-      lifetimeS: seconds(86_400).default(1800),
-      refreshInS: seconds(86_400).default(1500),
-      clockSkewS: z.number().int().min(0).max(600).default(30),
-      /** Base URL clients are told to use (token `proxy-ep`, `endpoints.*`); default: the URL the client called. */
-      publicUrl: httpUrl.optional(),
-      /** Feature flags copied into each token and the exchange response (e.g. chat: "1"). */
-      flags: z
-        .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/), z.string().regex(/^[^;:=]{0,64}$/))
-        .default({}),
-    })
-    .default({ lifetimeS: 1800, refreshInS: 1500, clockSkewS: 30, flags: {} }),
-  verifier: VerifierConfig.optional(),
-  revocation: RevocationConfig.default({ tokenIds: [], uids: [] }),
-});
+export const AuthConfig = z
+  .strictObject(
+    {
+      /** tokens: every completion needs a gateway token. none: no auth at all (development only). */
+      mode: z.enum(['tokens', 'none']).default('tokens'),
+      signingKeys: z
+        .array(SigningKeyConfig)
+        .default([])
+        .superRefine((keys, ctx) => {
+          const ids = new Set<string>();
+          keys.forEach((k, i) => {
+            if (ids.has(k.id))
+              ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate key id "${k.id}"` });
+            ids.add(k.id);
+          });
+        }),
+      tokens: z
+        .strictObject({
+          lifetimeS: seconds(86_400).default(1800),
+          refreshInS: seconds(86_400).default(1500),
+          clockSkewS: z.number().int().min(0).max(600).default(30),
+          /** Base URL clients are told to use (token `proxy-ep`, `endpoints.*`); default: the URL the client called. */
+          publicUrl: httpUrl.optional(),
+          /** Feature flags copied into each token and the exchange response (e.g. chat: "1"). */
+          flags: z
+            .record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/), z.string().regex(/^[^;:=]{0,64}$/))
+            .default({}),
+        })
+        .refine((t) => t.refreshInS < t.lifetimeS, {
+          path: ['refreshInS'],
+          message: 'must be less than auth.tokens.lifetimeS',
+        })
+        .default({ lifetimeS: 1800, refreshInS: 1500, clockSkewS: 30, flags: {} }),
+      verifier: VerifierConfig.optional(),
+      revocation: RevocationConfig.default({ tokenIds: [], uids: [] }),
+    },
+    {
+      // Auth is never off by accident: a config file must say how clients authenticate.
+      error: (iss) =>
+        iss.input === undefined
+          ? 'required: signing keys and a verifier (see docs/auth.md), or { mode: none } for development'
+          : undefined,
+    },
+  )
+  .superRefine((auth, ctx) => {
+    if (auth.mode === 'none') return;
+    if (!auth.signingKeys.some((k) => !k.retired))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['signingKeys'],
+        message:
+          'at least one signing key that is not retired is required (or set auth.mode: none for development)',
+      });
+    if (auth.verifier === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['verifier'],
+        message: 'a credential verifier (static, oidc or github) is required for auth.mode: tokens',
+      });
+  });
 
 export const GatewayConfigSchema = z
   .strictObject({
@@ -226,16 +266,9 @@ export const GatewayConfigSchema = z
     models: z.array(ModelConfig).min(1),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
     /** Required: either signing keys and a verifier, or an explicit `mode: none`. */
-    // TODO(issue 3 integration): make required once the completion path checks tokens.
-    auth: AuthConfig.default({
-      mode: 'none',
-      signingKeys: [],
-      tokens: { lifetimeS: 1800, refreshInS: 1500, clockSkewS: 30, flags: {} },
-      revocation: { tokenIds: [], uids: [] },
-    }),
+    auth: AuthConfig,
   })
   .superRefine((cfg, ctx) => {
-    checkAuth(cfg.auth, ctx);
     const deploymentNames = new Set<string>();
     cfg.deployments.forEach((d, i) => {
       if (deploymentNames.has(d.name))
@@ -281,36 +314,3 @@ export type AuthConfig = z.output<typeof AuthConfig>;
 export type VerifierConfig = z.output<typeof VerifierConfig>;
 export type SigningKeyConfig = z.output<typeof SigningKeyConfig>;
 export type RevocationConfig = z.output<typeof RevocationConfig>;
-
-function checkAuth(auth: AuthConfig, ctx: z.RefinementCtx): void {
-  if (auth.mode === 'none') return;
-  if (!auth.signingKeys.some((k) => !k.retired))
-    ctx.addIssue({
-      code: 'custom',
-      path: ['auth', 'signingKeys'],
-      message:
-        'at least one signing key that is not retired is required (or set auth.mode: none for development)',
-    });
-  if (auth.verifier === undefined)
-    ctx.addIssue({
-      code: 'custom',
-      path: ['auth', 'verifier'],
-      message: 'a credential verifier (static, oidc or github) is required for auth.mode: tokens',
-    });
-  const ids = new Set<string>();
-  auth.signingKeys.forEach((k, i) => {
-    if (ids.has(k.id))
-      ctx.addIssue({
-        code: 'custom',
-        path: ['auth', 'signingKeys', i, 'id'],
-        message: `duplicate key id "${k.id}"`,
-      });
-    ids.add(k.id);
-  });
-  if (auth.tokens.refreshInS >= auth.tokens.lifetimeS)
-    ctx.addIssue({
-      code: 'custom',
-      path: ['auth', 'tokens', 'refreshInS'],
-      message: 'must be less than auth.tokens.lifetimeS',
-    });
-}

@@ -5,6 +5,15 @@ import type { GatewayError } from '../errors/gateway-error.js';
 import { channels } from '../telemetry/events.js';
 import { RequestSignal } from './request-signal.js';
 
+/** The verified caller, from the gateway token: what policy, rate limits and telemetry key on. */
+export interface RequestIdentity {
+  readonly uid: string;
+  readonly sku: string;
+  readonly org: string | undefined;
+  /** The token id (`tid`): revocable, and safe to log. */
+  readonly tokenId: string;
+}
+
 /** How a request ended, for telemetry: a client that left is not an error of ours. */
 export type Outcome = 'ok' | 'client_cancel' | 'deadline' | 'error';
 
@@ -24,6 +33,8 @@ export class RequestContext {
   /** Set by the router: 'completions', 'engines', 'healthz', ... */
   route = '';
   model: string | undefined;
+  /** Who sent the request, once its token verified (undefined with auth.mode none). */
+  identity: RequestIdentity | undefined;
   deployment: string | undefined;
   status = 0;
   outcome: Outcome = 'ok';

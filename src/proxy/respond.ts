@@ -4,12 +4,19 @@ import type { ClientExchange, OutgoingHeaders } from '../server/exchange.js';
 import type { RequestContext } from './context.js';
 
 /** Sends a small JSON answer and records the request as finished. */
-export function respondJson(ex: ClientExchange, ctx: RequestContext, status: number, value: unknown): void {
+export function respondJson(
+  ex: ClientExchange,
+  ctx: RequestContext,
+  status: number,
+  value: unknown,
+  extraHeaders?: OutgoingHeaders,
+): void {
   const body = JSON.stringify(value);
   ex.respond(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'x-request-id': ctx.id,
+    ...extraHeaders,
   });
   ex.end(body);
   ctx.finish(status, 'ok');
@@ -39,12 +46,26 @@ export function respondError(ex: ClientExchange, ctx: RequestContext, thrown: un
     'x-request-id': ctx.id,
   };
   if (err.retryAfterS !== undefined) headers['retry-after'] = err.retryAfterS;
+  const challenge = authChallenge(err);
+  if (challenge !== undefined) headers['www-authenticate'] = challenge;
   // An HTTP/1.1 body we did not read to the end leaves the connection unusable.
   if (ex.protocol === 'h1' && (err.code === 'GW_BODY_TOO_LARGE' || err.code === 'GW_BODY_TIMEOUT'))
     headers['connection'] = 'close';
   ex.respond(err.status, headers);
   ex.end(body);
   ctx.finish(err.status, outcome, err.code);
+}
+
+/**
+ * RFC 6750 §3: a 401 names the scheme the client should use; a bad token also gets
+ * error="invalid_token" so clients know to refresh rather than re-prompt the user.
+ */
+function authChallenge(err: GatewayError): string | undefined {
+  if (err.status !== 401) return undefined;
+  if (err.code === 'GW_CREDENTIAL_MISSING' || err.code === 'GW_CREDENTIAL_INVALID')
+    return 'token realm="ghostwire"';
+  if (err.code === 'GW_TOKEN_MISSING') return 'Bearer realm="ghostwire"';
+  return `Bearer realm="ghostwire", error="invalid_token", error_description="${err.code}"`;
 }
 
 export { GatewayError };

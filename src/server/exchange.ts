@@ -14,6 +14,11 @@ export interface ClientExchange {
   readonly method: string;
   /** Path without the query string. */
   readonly path: string;
+  /**
+   * The base URL the client used (`https://gw.example:8443`), from the TLS state and the
+   * :authority / Host header; undefined when that header is missing or not a plain host[:port].
+   */
+  origin(): string | undefined;
   /** Lower-case header name → first value. */
   header(name: string): string | undefined;
   /** Reads the whole body, bounded in size and time; rejects with a GatewayError. */
@@ -28,6 +33,14 @@ export interface ClientExchange {
   readonly headersSent: boolean;
   /** True once end() was called or the client went away. */
   readonly closed: boolean;
+}
+
+// host or IPv4, or a bracketed IPv6 literal, with an optional port: nothing that could smuggle a
+// path, userinfo or markup into a URL we hand back to the client.
+const AUTHORITY = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
+
+function originOf(scheme: string, authority: string | undefined): string | undefined {
+  return authority !== undefined && AUTHORITY.test(authority) ? `${scheme}://${authority}` : undefined;
 }
 
 function firstValue(v: string | string[] | undefined): string | undefined {
@@ -106,6 +119,11 @@ export class H2Exchange implements ClientExchange {
     return firstValue(this.headers[name]);
   }
 
+  origin(): string | undefined {
+    const scheme = this.stream.session?.encrypted === true ? 'https' : 'http';
+    return originOf(scheme, this.headers[':authority'] ?? this.header('host'));
+  }
+
   readBody(maxBytes: number, timeoutMs: number): Promise<Buffer> {
     return collect(this.stream, this.header('content-length'), maxBytes, timeoutMs);
   }
@@ -173,6 +191,11 @@ export class H1Exchange implements ClientExchange {
 
   header(name: string): string | undefined {
     return firstValue(this.req.headers[name]);
+  }
+
+  origin(): string | undefined {
+    const scheme = (this.req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+    return originOf(scheme, this.req.headers.host);
   }
 
   readBody(maxBytes: number, timeoutMs: number): Promise<Buffer> {

@@ -1,6 +1,8 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type net from 'node:net';
+import { AuthService } from '../auth/auth-service.js';
+import { COPILOT_PATHS, createCopilotEndpoints } from '../auth/copilot-endpoints.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { createCompletionHandler } from '../proxy/completion.js';
@@ -21,15 +23,19 @@ export interface Gateway {
   readonly urls: readonly string[];
   readonly registry: Registry;
   readonly config: GatewayConfig;
+  /** Undefined with auth.mode none. */
+  readonly auth: AuthService | undefined;
   /** Graceful stop: readiness goes 503, GOAWAY to HTTP/2 clients, in-flight streams get `graceMs`. */
   close(graceMs?: number): Promise<void>;
 }
 
 /** Starts every listener of `config` and resolves once all are bound. */
 export async function startGateway(config: GatewayConfig): Promise<Gateway> {
+  const auth = await AuthService.start(config.auth);
   const registry = new Registry(config);
   const limits = config.limits;
   const completion = createCompletionHandler(registry, limits);
+  const copilot = createCopilotEndpoints(auth, registry);
   const engines = createProtocolServers(limits);
   const h2Sessions = new Set<http2.ServerHttp2Session>();
   const h1Sockets = new Set<net.Socket>();
@@ -47,6 +53,11 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       ctx.route = copilot ? 'engines' : 'completions';
       if (channels.requestStart.hasSubscribers) channels.requestStart.publish(ctx);
       if (ex.method !== 'POST') return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
+      // Before the body is read: an unauthenticated client costs a header check, nothing more.
+      if (auth !== undefined) {
+        const denied = auth.authenticate(ex.header('authorization'), ctx);
+        if (denied !== undefined) return respondError(ex, ctx, denied);
+      }
       let engine: string | undefined;
       if (copilot) {
         engine = decodeEngine(path.slice(ENGINES_PREFIX.length, path.length - ENGINES_SUFFIX.length));
@@ -63,6 +74,20 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       return;
     }
     ctx.route = path.slice(1);
+    switch (path) {
+      case COPILOT_PATHS.token:
+      case COPILOT_PATHS.user:
+      case COPILOT_PATHS.models:
+      case COPILOT_PATHS.v1Models:
+        if (ex.method !== 'GET') return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
+        if (path === COPILOT_PATHS.token) return void copilot.token(ex, ctx);
+        if (path === COPILOT_PATHS.user) return void copilot.user(ex, ctx);
+        return copilot.models(ex, ctx);
+      case COPILOT_PATHS.telemetry:
+        if (ex.method !== 'GET' && ex.method !== 'POST')
+          return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
+        return void copilot.telemetry(ex, ctx);
+    }
     if (path === '/healthz') return respondJson(ex, ctx, 200, { status: 'ok' });
     if (path === '/readyz') {
       if (draining) return respondError(ex, ctx, new GatewayError('GW_SHUTTING_DOWN'));
@@ -99,6 +124,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   } catch (err) {
     for (const s of servers) s.close();
     registry.destroy();
+    await auth?.close();
     throw err;
   }
 
@@ -116,9 +142,10 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     for (const session of h2Sessions) session.destroy();
     for (const socket of h1Sockets) socket.destroy();
     await registry.close();
+    await auth?.close();
   }
 
-  return { urls, registry, config, close };
+  return { urls, registry, config, auth, close };
 }
 
 /** The engine name from the path, or undefined when it is empty, has a slash, or is badly encoded. */

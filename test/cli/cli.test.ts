@@ -42,7 +42,7 @@ describe('command-line contract', () => {
     const file = join(dir, 'ghostwire.yaml');
     writeFileSync(
       file,
-      'deployments:\n  - name: a\n    url: gopher://x\nmodels:\n  - name: m\n    deployments: [b]\n',
+      'auth: { mode: none }\ndeployments:\n  - name: a\n    url: gopher://x\nmodels:\n  - name: m\n    deployments: [b]\n',
     );
     const r = await runCli(['serve', '--config', file]);
     assert.equal(r.code, 2);
@@ -54,15 +54,17 @@ describe('command-line contract', () => {
     assert.doesNotMatch(missing.stderr, STACK_LINE);
   });
 
-  it('serve with no config runs the embedded default; the printed curl command streams a completion; SIGTERM exits 0', async () => {
+  it('serve with no config runs the embedded default; the printed token + curl commands stream a completion; SIGTERM exits 0', async () => {
     const gw = await startCli(['serve', '--port', '0']);
     try {
       assert.match(gw.url, /^http:\/\/127\.0\.0\.1:\d+$/);
       await new Promise((r) => setTimeout(r, 50)); // let the rest of the banner arrive
       const out = gw.stdout();
       assert.match(out, /embedded model simulator/);
-      const curlLine = out.slice(out.indexOf('curl '));
-      const command = curlLine.slice(0, curlLine.indexOf('\n\n'));
+      // The dev key is random per start and printed once; the commands use it literally.
+      assert.match(out, /dev user "dev", API key gw_[A-Za-z0-9_-]{20,}/);
+      const script = out.slice(out.indexOf('  TOKEN=$('));
+      const command = script.slice(0, script.indexOf('\n\n'));
       assert.match(command, /--http2-prior-knowledge/);
       const { stdout } = await exec('bash', ['-c', command], { timeout: 10_000 });
       const events = sseEvents(stdout);
@@ -85,10 +87,32 @@ describe('command-line contract', () => {
       '--max-tokens',
       '5',
     ]);
-    const gw = await startCli(['serve', '--port', '0', '--upstream', sim.url.replace('http://', 'h2c://')]);
+    const gw = await startCli(['serve', '--port', '0', '--upstream', sim.url.replace('http://', 'h2c://')], {
+      GHOSTWIRE_DEV_KEY: 'gw_cli_test_key',
+    });
     try {
+      assert.doesNotMatch(
+        gw.stdout(),
+        /gw_cli_test_key/,
+        'a key from the environment is named, never printed',
+      );
       const session = await h2connect(gw.url);
-      const res = await h2request(session, '/v1/engines/any-engine-name/completions', copilotBody());
+      const denied = await h2request(session, '/v1/engines/any-engine-name/completions', copilotBody());
+      assert.equal(denied.status, 401);
+      const exchange = await h2request(
+        session,
+        '/copilot_internal/v2/token',
+        undefined,
+        {
+          authorization: 'token gw_cli_test_key',
+        },
+        'GET',
+      );
+      assert.equal(exchange.status, 200, exchange.body);
+      const { token } = JSON.parse(exchange.body) as { token: string };
+      const res = await h2request(session, '/v1/engines/any-engine-name/completions', copilotBody(), {
+        authorization: `Bearer ${token}`,
+      });
       session.close();
       assert.equal(res.status, 200, res.body);
       assert.equal(sseEvents(res.body).at(-1), '[DONE]');

@@ -16,6 +16,7 @@ function problems(value: unknown): { path: string; message: string }[] {
 }
 
 const minimal = {
+  auth: { mode: 'none' },
   deployments: [{ name: 'a', url: 'h2c://127.0.0.1:9000' }],
   models: [{ name: 'default', deployments: ['a'] }],
 };
@@ -59,6 +60,7 @@ describe('config: validated once, every problem with its path, then frozen', () 
 
   it('cross-references: unknown deployment, duplicate names and aliases', () => {
     const p = problems({
+      auth: { mode: 'none' },
       deployments: [
         { name: 'a', url: 'h2c://127.0.0.1:1' },
         { name: 'a', url: 'h2c://127.0.0.1:2' },
@@ -116,10 +118,44 @@ describe('config: validated once, every problem with its path, then frozen', () 
         '  - name: qwen-coder',
         '    aliases: [copilot-codex]',
         '    deployments: [vllm-a]',
+        'auth:',
+        '  signingKeys: [{ id: k1, secret: { env: GW_SIGNING_KEY } }]',
+        '  verifier:',
+        '    type: static',
+        `    users: [{ uid: alice, apiKeySha256: "${'ab'.repeat(32)}" }]`,
       ].join('\n'),
     );
     const cfg = loadConfigFile(file);
     assert.deepEqual(cfg.models[0]?.aliases, ['copilot-codex']);
     assert.deepEqual(cfg.deployments[0]?.credential, { type: 'bearer', token: { env: 'VLLM_KEY' } });
+    assert.equal(cfg.auth.mode, 'tokens');
+    assert.equal(cfg.auth.tokens.lifetimeS, 1800);
+    assert.equal(cfg.auth.tokens.refreshInS, 1500);
+    assert.equal(cfg.auth.tokens.clockSkewS, 30);
+  });
+
+  it('auth is never off by accident: a file without it, or with tokens but no keys or verifier, is refused', () => {
+    const { auth: _none, ...noAuth } = minimal;
+    const missing = problems(noAuth);
+    assert.match(missing.find((p) => p.path === 'auth')?.message ?? '', /required.*mode: none/);
+    const empty = new Map(problems({ ...noAuth, auth: {} }).map((p) => [p.path, p.message]));
+    assert.match(empty.get('auth.signingKeys') ?? '', /at least one signing key/);
+    assert.match(empty.get('auth.verifier') ?? '', /verifier/);
+    const bad = new Map(
+      problems({
+        ...noAuth,
+        auth: {
+          signingKeys: [
+            { id: 'k1', secret: 'x'.repeat(40) },
+            { id: 'k1', secret: 'y'.repeat(40) },
+          ],
+          verifier: { type: 'static', users: [{ uid: 'a', apiKeySha256: 'not-a-hash' }] },
+          tokens: { lifetimeS: 600, refreshInS: 600 },
+        },
+      }).map((p) => [p.path, p.message]),
+    );
+    assert.match(bad.get('auth.signingKeys[1].id') ?? '', /duplicate key id "k1"/);
+    assert.match(bad.get('auth.verifier.users[0].apiKeySha256') ?? '', /sha256/);
+    assert.match(bad.get('auth.tokens.refreshInS') ?? '', /less than/);
   });
 });

@@ -4,11 +4,16 @@ import type { GatewayConfigInput } from '../../src/config/schema.js';
 import type { RequestContext } from '../../src/proxy/context.js';
 import { startGateway, type Gateway } from '../../src/server/gateway.js';
 
-/** Starts a gateway on a free port with the given deployments/models (and optional overrides). */
+/**
+ * Starts a gateway on a free port with the given deployments/models (and optional overrides).
+ * Auth is off unless the test passes `auth`: tests of the data path are not about tokens.
+ */
 export async function gatewayFor(
   input: Partial<GatewayConfigInput> & Pick<GatewayConfigInput, 'deployments' | 'models'>,
 ): Promise<Gateway> {
-  return startGateway(validateConfig({ listeners: [{ host: '127.0.0.1', port: 0 }], ...input }));
+  return startGateway(
+    validateConfig({ listeners: [{ host: '127.0.0.1', port: 0 }], auth: { mode: 'none' }, ...input }),
+  );
 }
 
 /** A gateway whose one model `default` (alias `copilot-codex`) routes to one upstream URL. */

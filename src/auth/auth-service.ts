@@ -1,0 +1,137 @@
+import type { AuthConfig } from '../config/schema.js';
+import { ConfigError } from '../config/load.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { RequestContext } from '../proxy/context.js';
+import type { CancelSignal } from '../proxy/request-signal.js';
+import type { Identity } from './identity.js';
+import { RevocationList } from './revocation/index.js';
+import { extractBearer, keyRingFromConfig, mintToken, TokenVerifier } from './token/index.js';
+import { createVerifier, type CredentialVerifier } from './verifiers/index.js';
+
+/** A freshly minted token and what the exchange endpoint tells the client about it. */
+export interface IssuedToken {
+  readonly token: string;
+  readonly tokenId: string;
+  /** Unix seconds. */
+  readonly expiresAt: number;
+  /** Seconds after which the client should exchange again. */
+  readonly refreshIn: number;
+}
+
+/**
+ * Everything auth, built once from `auth:` in the config: the key ring and token verifier (hot
+ * path, synchronous, no I/O), the credential verifier (token exchange only), and the revocation
+ * denylist. A reload swaps the ring, the token settings and the config part of the denylist in
+ * place, so nothing that holds the service needs rebuilding and no valid token is refused.
+ */
+export class AuthService {
+  readonly #tokens: TokenVerifier;
+  readonly #revocation: RevocationList;
+  #credentials: CredentialVerifier;
+  #settings: AuthConfig['tokens'];
+
+  private constructor(auth: AuthConfig, credentials: CredentialVerifier) {
+    this.#revocation = new RevocationList(auth.revocation);
+    this.#tokens = new TokenVerifier({
+      ring: keyRingFromConfig(auth),
+      clockSkewS: auth.tokens.clockSkewS,
+      revocation: this.#revocation,
+    });
+    this.#credentials = credentials;
+    this.#settings = auth.tokens;
+  }
+
+  /** Builds the service (throws a startup error naming a bad key or secret) and connects the shared denylist; undefined when auth.mode is none. */
+  static async start(auth: AuthConfig): Promise<AuthService | undefined> {
+    if (auth.mode === 'none') return undefined;
+    if (auth.verifier === undefined) throw new Error('auth.verifier is required for auth.mode: tokens');
+    let service: AuthService;
+    try {
+      service = new AuthService(auth, createVerifier(auth.verifier));
+    } catch (err) {
+      // Short or missing secrets, duplicate API keys: an operator's config problem, not a crash.
+      throw new ConfigError('config', [
+        { path: 'auth', message: err instanceof Error ? err.message : String(err) },
+      ]);
+    }
+    await service.#revocation.start();
+    return service;
+  }
+
+  /**
+   * The completion path's gate: the bearer token must parse, carry a known kid, verify, be
+   * unexpired and unrevoked. On success the identity is on the context; on failure, the error to send.
+   */
+  authenticate(authorization: string | undefined, ctx: RequestContext): GatewayError | undefined {
+    const raw = extractBearer(authorization);
+    if (typeof raw !== 'string') return new GatewayError(raw.code);
+    const result = this.#tokens.verify(raw, Math.floor(Date.now() / 1000));
+    if (!result.ok) return new GatewayError(result.code);
+    const c = result.claims;
+    ctx.identity = { uid: c.uid, sku: c.sku, org: c.org, tokenId: c.tid };
+    return undefined;
+  }
+
+  /** Token exchange, step 1: who is this long-lived credential? Refuses disabled and revoked users. */
+  async identify(
+    credential: string,
+    signal: CancelSignal & { toAbortSignal(): AbortSignal },
+  ): Promise<Identity> {
+    const identity = await this.#credentials.verify(credential, signal.toAbortSignal());
+    // A uid on the denylist gets no new tokens either: revoking a user cuts them off at once.
+    if (this.#revocation.isRevoked('', identity.uid)) throw new GatewayError('GW_TOKEN_REVOKED');
+    return identity;
+  }
+
+  /** Token exchange, step 2: a token for this identity, naming `origin` (or auth.tokens.publicUrl) as the proxy. */
+  issue(identity: Identity, origin: string): IssuedToken {
+    const s = this.#settings;
+    const minted = mintToken({
+      ring: this.#tokens.keyRing,
+      identity,
+      lifetimeS: s.lifetimeS,
+      nowS: Date.now() / 1000,
+      proxyEp: new URL(s.publicUrl ?? origin).host,
+      flags: s.flags,
+    });
+    return { token: minted.token, tokenId: minted.tid, expiresAt: minted.expiresAt, refreshIn: s.refreshInS };
+  }
+
+  /** The base URL clients are sent to: auth.tokens.publicUrl if set, else the URL they called. */
+  publicUrl(origin: string): string {
+    return (this.#settings.publicUrl ?? origin).replace(/\/+$/, '');
+  }
+
+  /** Feature flags from config, echoed in the exchange response. */
+  get flags(): Readonly<Record<string, string>> {
+    return this.#settings.flags;
+  }
+
+  /**
+   * Applies a reloaded `auth:` section: new ring (tokens of every key still listed keep verifying),
+   * new token settings, new config denylist, new credential verifier. Throws, changing nothing, if
+   * the new keys are unusable. Returns false when the Redis settings changed (those need a restart).
+   */
+  reload(auth: AuthConfig): boolean {
+    if (auth.mode === 'none' || auth.verifier === undefined)
+      throw new Error('auth.mode cannot change on reload; restart the gateway');
+    const ring = keyRingFromConfig(auth);
+    const credentials = createVerifier(auth.verifier);
+    this.#tokens.setKeyRing(ring);
+    this.#settings = auth.tokens;
+    const old = this.#credentials;
+    this.#credentials = credentials;
+    old.close?.();
+    return this.#revocation.replaceConfig(auth.revocation);
+  }
+
+  /** Revocation status for /readyz and operators: counts only, never ids. */
+  revocationStatus(): ReturnType<RevocationList['status']> {
+    return this.#revocation.status();
+  }
+
+  async close(): Promise<void> {
+    this.#credentials.close?.();
+    await this.#revocation.close();
+  }
+}

@@ -1,0 +1,154 @@
+import { GatewayError } from '../errors/gateway-error.js';
+import type { RequestContext } from '../proxy/context.js';
+import { respondError, respondJson } from '../proxy/respond.js';
+import type { Registry } from '../routing/registry.js';
+import type { ClientExchange } from '../server/exchange.js';
+import type { AuthService } from './auth-service.js';
+import { credentialFromHeader } from './verifiers/index.js';
+
+/** Paths a Copilot client calls besides completions, in the order it calls them at start. */
+export const COPILOT_PATHS = {
+  token: '/copilot_internal/v2/token',
+  user: '/copilot_internal/user',
+  telemetry: '/telemetry',
+  models: '/models',
+  v1Models: '/v1/models',
+} as const;
+
+// Clients refuse token and user answers without this header ("not from GitHub"); its value is
+// our request id, so an operator can find the exchange in the gateway's telemetry.
+const GITHUB_REQUEST_ID = 'x-github-request-id';
+
+// The experiment-config answer the Copilot language server accepts as "no experiments".
+const NO_EXPERIMENTS = { Configs: [{ Id: 'vscode', Parameters: {} }], AssignmentContext: '' };
+
+// Telemetry events are accepted and dropped: they may quote code, and this gateway measures what
+// users feel from the requests themselves. The bound keeps a chatty client from costing memory.
+const TELEMETRY_MAX_BYTES = 1024 * 1024;
+
+/**
+ * The Copilot client's start-up conversation, answered by the gateway so a stock client works
+ * end to end: token exchange, user, experiment config, telemetry sink, model list.
+ */
+export function createCopilotEndpoints(auth: AuthService | undefined, registry: Registry) {
+  /** Every URL in `endpoints` names the gateway; any left out sends the client back to GitHub. */
+  function endpoints(base: string): Record<string, string> {
+    return { api: base, proxy: base, telemetry: base, 'origin-tracker': base };
+  }
+
+  function originOrThrow(ex: ClientExchange): string {
+    const origin = ex.origin();
+    if (origin === undefined)
+      throw new GatewayError('GW_INVALID_REQUEST', {
+        detail: 'The Host (or :authority) header is missing or invalid.',
+      });
+    return origin;
+  }
+
+  function requireAuth(): AuthService {
+    if (auth === undefined)
+      throw new GatewayError('GW_NOT_FOUND', {
+        detail: 'Token exchange is off: this gateway runs with auth.mode none.',
+      });
+    return auth;
+  }
+
+  async function token(ex: ClientExchange, ctx: RequestContext): Promise<void> {
+    try {
+      const service = requireAuth();
+      const origin = originOrThrow(ex);
+      const identity = await service.identify(credentialFromHeader(ex.header('authorization')), ctx.signal);
+      if (ctx.signal.aborted) return;
+      const issued = service.issue(identity, origin);
+      ctx.identity = { uid: identity.uid, sku: identity.sku, org: identity.org, tokenId: issued.tokenId };
+      const base = service.publicUrl(origin);
+      respondJson(
+        ex,
+        ctx,
+        200,
+        {
+          // Flags first: a flag named like a field (token, sku...) must never replace it.
+          ...flagFields(service.flags),
+          token: issued.token,
+          expires_at: issued.expiresAt,
+          refresh_in: issued.refreshIn,
+          sku: identity.sku,
+          individual: identity.org === undefined,
+          endpoints: endpoints(base),
+        },
+        { [GITHUB_REQUEST_ID]: ctx.id, 'cache-control': 'no-store' },
+      );
+    } catch (err) {
+      respondError(ex, ctx, err);
+    }
+  }
+
+  async function user(ex: ClientExchange, ctx: RequestContext): Promise<void> {
+    try {
+      const service = requireAuth();
+      const origin = originOrThrow(ex);
+      const identity = await service.identify(credentialFromHeader(ex.header('authorization')), ctx.signal);
+      if (ctx.signal.aborted) return;
+      respondJson(
+        ex,
+        ctx,
+        200,
+        {
+          login: identity.login,
+          access_type_sku: identity.sku,
+          copilot_plan: identity.org === undefined ? 'individual' : 'business',
+          organization_login_list: identity.org === undefined ? [] : [identity.org],
+          chat_enabled: service.flags['chat'] === '1',
+          endpoints: endpoints(service.publicUrl(origin)),
+        },
+        { [GITHUB_REQUEST_ID]: ctx.id, 'cache-control': 'no-store' },
+      );
+    } catch (err) {
+      respondError(ex, ctx, err);
+    }
+  }
+
+  /** The model list needs a gateway token like completions (it names the deployment's models). */
+  function models(ex: ClientExchange, ctx: RequestContext): void {
+    if (auth !== undefined) {
+      const denied = auth.authenticate(ex.header('authorization'), ctx);
+      if (denied !== undefined) return respondError(ex, ctx, denied);
+    }
+    const data = registry
+      .names()
+      .filter((n) => n !== '*')
+      .map((id) => ({
+        id,
+        name: id,
+        object: 'model',
+        owned_by: 'ghostwire',
+        capabilities: { type: 'completion', family: id },
+      }));
+    respondJson(ex, ctx, 200, { object: 'list', data });
+  }
+
+  async function telemetry(ex: ClientExchange, ctx: RequestContext): Promise<void> {
+    try {
+      if (ex.method === 'GET') return respondJson(ex, ctx, 200, NO_EXPERIMENTS);
+      await ex.readBody(TELEMETRY_MAX_BYTES, 10_000);
+      if (ctx.signal.aborted) return;
+      ex.respond(204, { 'x-request-id': ctx.id });
+      ex.end();
+      ctx.finish(204, 'ok');
+    } catch (err) {
+      respondError(ex, ctx, err);
+    }
+  }
+
+  return { token, user, models, telemetry };
+}
+
+/** Flags are strings in the token; the JSON answer gives "1"/"0" flags as booleans, like GitHub's. */
+function flagFields(flags: Readonly<Record<string, string>>): Record<string, string | boolean> {
+  const out: Record<string, string | boolean> = {};
+  for (const [k, v] of Object.entries(flags)) {
+    const name = k.replace(/-/g, '_');
+    out[name] = v === '1' ? true : v === '0' ? false : v;
+  }
+  return out;
+}

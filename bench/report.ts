@@ -12,6 +12,8 @@ export interface MachineInfo {
   durationS: number;
   /** Runs measured again because something outside the benchmark took the CPU. */
   reruns: number;
+  /** The markdown table printed by bench/token-verify.ts, run in the same session; undefined if skipped. */
+  tokenVerify?: string | undefined;
 }
 
 /** The issue-2 targets, in one place so the report and the verdicts cannot drift apart. */
@@ -322,6 +324,16 @@ export function renderReport(
     '',
   ];
   if (profile !== undefined) parts.push(profileSection(profile));
+  if (m.tokenVerify !== undefined)
+    parts.push(
+      '## Token verification',
+      '',
+      'Issue 3 target: verifying a gateway token costs under 5 µs per request. `bench/token-verify.ts`, ' +
+        'one process, after the runs above (`node dist/bench/token-verify.js` reruns it alone):',
+      '',
+      m.tokenVerify.trim(),
+      '',
+    );
   parts.push(
     '## Warnings',
     '',

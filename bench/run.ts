@@ -1,6 +1,7 @@
 // The gateway benchmark (issue 2): direct to the simulator vs through a naive node:http2 proxy vs
 // through ghostwire, interleaved over rounds, every side a real process on 127.0.0.1. Writes
 // docs/benchmarks.md. See bench/README.md for the flags and what each number means.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import os from 'node:os';
@@ -489,6 +490,20 @@ async function profileGhostwire(s: Settings, sim: Service): Promise<ProfileSumma
   return summary;
 }
 
+/** Runs bench/token-verify.js and returns its markdown (the lines from its header line on). */
+function runTokenVerify(): string | undefined {
+  try {
+    const out = execFileSync(process.execPath, [join(ROOT, 'dist/bench/token-verify.js')], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    return out.slice(Math.max(0, out.indexOf('Token verify')));
+  } catch (err) {
+    process.stderr.write(`bench: token-verify failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   const s = parseSettings(process.argv.slice(2));
   process.env['GHOSTWIRE_DEV_KEY'] = BENCH_KEY;
@@ -571,7 +586,10 @@ async function main(): Promise<void> {
       profile = await profileGhostwire(s, sim);
     }
 
+    log('token verification micro-benchmark');
+    const tokenVerify = runTokenVerify();
     const markdown = renderReport(s, runs, profile, {
+      tokenVerify,
       cpu: os.cpus()[0]?.model ?? 'unknown',
       cores: os.cpus().length,
       node: process.version,

@@ -5,7 +5,13 @@ import type { RequestContext } from '../proxy/context.js';
 import type { CancelSignal } from '../proxy/request-signal.js';
 import type { Identity } from './identity.js';
 import { RevocationList } from './revocation/index.js';
-import { extractBearer, keyRingFromConfig, mintToken, TokenVerifier } from './token/index.js';
+import {
+  assertTokenFlags,
+  extractBearer,
+  keyRingFromConfig,
+  mintToken,
+  TokenVerifier,
+} from './token/index.js';
 import { createVerifier, type CredentialVerifier } from './verifiers/index.js';
 
 /** A freshly minted token and what the exchange endpoint tells the client about it. */
@@ -47,6 +53,7 @@ export class AuthService {
     if (auth.verifier === undefined) throw new Error('auth.verifier is required for auth.mode: tokens');
     let service: AuthService;
     try {
+      assertTokenFlags(auth.tokens.flags);
       service = new AuthService(auth, createVerifier(auth.verifier));
     } catch (err) {
       // Short or missing secrets, duplicate API keys: an operator's config problem, not a crash.
@@ -115,6 +122,7 @@ export class AuthService {
   reload(auth: AuthConfig): boolean {
     if (auth.mode === 'none' || auth.verifier === undefined)
       throw new Error('auth.mode cannot change on reload; restart the gateway');
+    assertTokenFlags(auth.tokens.flags);
     const ring = keyRingFromConfig(auth);
     const credentials = createVerifier(auth.verifier);
     this.#tokens.setKeyRing(ring);

@@ -86,6 +86,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
     }
     for (const url of gateway.urls) out.write(`listening on ${url}\n`);
     printWelcome(out, gateway, simulator, dev);
+    if (configFile !== undefined) reloadOnSighup(gateway, configFile);
     await waitForSignal(gateway, simulator);
     return 0;
   } catch (err) {
@@ -147,6 +148,32 @@ function printWelcome(
       `  TOKEN=$(curl -s ${cleartext ? '' : '-k '}${url}/copilot_internal/v2/token -H "authorization: token ${key}" | sed -E 's/.*"token":"([^"]+)".*/\\1/')\n` +
       `  ${completion}`,
   );
+}
+
+/**
+ * SIGHUP re-reads the config file: signing keys, token settings, verifier users and the config
+ * denylist apply at once (key rotation needs no restart); anything else is reported as needing one.
+ * A file that does not validate changes nothing.
+ */
+function reloadOnSighup(gateway: Gateway, file: string): void {
+  process.on('SIGHUP', () => {
+    try {
+      const { applied, needsRestart } = gateway.reload(loadConfigFile(file));
+      process.stderr.write(
+        `ghostwire: SIGHUP: reloaded ${applied.length > 0 ? applied.join(', ') : 'nothing'} from ${file}` +
+          (needsRestart.length > 0 ? `; changed but needs a restart: ${needsRestart.join(', ')}` : '') +
+          '\n',
+      );
+    } catch (err) {
+      const msg =
+        err instanceof ConfigError
+          ? `invalid config ${err.message}`
+          : err instanceof Error
+            ? err.message
+            : String(err);
+      process.stderr.write(`ghostwire: SIGHUP: reload failed, still running the previous config: ${msg}\n`);
+    }
+  });
 }
 
 /** Runs until SIGINT/SIGTERM, then drains gracefully; a second signal exits at once. */

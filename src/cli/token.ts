@@ -112,12 +112,13 @@ function inspect(args: string[], cfg: GatewayConfig | undefined, out: NodeJS.Wri
     // Without keys nothing can be verified; still show what the token claims, bounded.
     const colon = raw.indexOf(':');
     const fields = (colon < 0 ? raw : raw.slice(0, colon)).slice(0, 4096).split(';').slice(0, 64);
-    for (const f of fields) out.write(`  ${f}\n`);
+    for (const f of fields) out.write(`  ${JSON.stringify(f)}\n`);
     out.write('verdict: not verified (pass --config to check the signature)\n');
     return 1;
   }
   const r = inspectToken(raw, ring(cfg), nowS, { clockSkewS: cfg.auth.tokens.clockSkewS });
-  for (const f of r.fields) out.write(`  ${f.key} = ${f.value}\n`);
+  // JSON-quoted: a pasted token may hold control characters that would rewrite the terminal.
+  for (const f of r.fields) out.write(`  ${JSON.stringify(f.key)} = ${JSON.stringify(f.value)}\n`);
   if (r.kid !== undefined) out.write(`key: ${r.kid} (${r.keyStatus ?? 'unknown'})\n`);
   if (r.expiresInS !== undefined)
     out.write(r.expiresInS >= 0 ? `expires in ${r.expiresInS} s\n` : `expired ${-r.expiresInS} s ago\n`);

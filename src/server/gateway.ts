@@ -25,6 +25,12 @@ export interface Gateway {
   readonly config: GatewayConfig;
   /** Undefined with auth.mode none. */
   readonly auth: AuthService | undefined;
+  /**
+   * Applies a reloaded config: the auth section (signing keys, token settings, verifier, config
+   * denylist) takes effect at once; changes elsewhere need a restart and are named in the result.
+   * Throws, changing nothing, if the new auth section cannot be used.
+   */
+  reload(next: GatewayConfig): { applied: string[]; needsRestart: string[] };
   /** Graceful stop: readiness goes 503, GOAWAY to HTTP/2 clients, in-flight streams get `graceMs`. */
   close(graceMs?: number): Promise<void>;
 }
@@ -145,7 +151,20 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     await auth?.close();
   }
 
-  return { urls, registry, config, auth, close };
+  function reload(next: GatewayConfig): { applied: string[]; needsRestart: string[] } {
+    const needsRestart: string[] = (['listeners', 'deployments', 'models', 'limits'] as const).filter(
+      (k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]),
+    );
+    const applied: string[] = [];
+    if (next.auth.mode !== config.auth.mode) needsRestart.push('auth.mode');
+    else if (auth !== undefined) {
+      if (!auth.reload(next.auth)) needsRestart.push('auth.revocation.redis');
+      applied.push('auth');
+    }
+    return { applied, needsRestart };
+  }
+
+  return { urls, registry, config, auth, close, reload };
 }
 
 /** The engine name from the path, or undefined when it is empty, has a slash, or is badly encoded. */

@@ -50,7 +50,17 @@ export class DecodeBatch {
   readonly #wake = (): void => {
     // Timers fire on a millisecond clock and may run a little before the time they were set for; the
     // members due by then run anyway, as their own timer would have run them.
-    const horizon = Math.max(this.#wakeAt, performance.now());
+    // But a timer measured from libuv's cached loop time can fire whole milliseconds early when the
+    // loop was busy: then it is re-armed for the rest rather than running members before their time.
+    const now = performance.now();
+    if (now < this.#wakeAt - 1) {
+      const at = this.#wakeAt;
+      this.#timer = undefined;
+      this.#wakeAt = Infinity;
+      this.wakeBy(at);
+      return;
+    }
+    const horizon = Math.max(this.#wakeAt, now);
     this.#timer = undefined;
     this.#wakeAt = Infinity;
     let next = Infinity;

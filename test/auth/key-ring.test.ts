@@ -8,6 +8,9 @@ import { KeyRing, keyRingFromConfig } from '../../src/auth/token/key-ring.js';
 import { AuthConfig } from '../../src/config/schema.js';
 import { SECRET_A, SECRET_B, keyA, keyB } from './token-fixtures.js';
 
+// AuthConfig requires a verifier in mode tokens; these tests are about keys only.
+const ANY_VERIFIER = { type: 'static', users: [{ uid: 'u', apiKeySha256: '0'.repeat(64) }] };
+
 describe('key ring', () => {
   it('the last key not retired signs; every key not retired verifies', () => {
     const r = new KeyRing([keyA(), keyB()]);
@@ -62,6 +65,7 @@ describe('key ring', () => {
       writeFileSync(join(dir, 'k3'), `${SECRET_B}\n`);
       process.env.GW_TEST_SIGNING_KEY = SECRET_A;
       const auth = AuthConfig.parse({
+        verifier: ANY_VERIFIER,
         signingKeys: [
           { id: 'old', secret: { env: 'GW_TEST_NOT_SET_ANYWHERE' }, retired: true },
           { id: 'k1', secret: 'literal-secret-0123456789-0123456789' },
@@ -81,13 +85,17 @@ describe('key ring', () => {
 
   it('keyRingFromConfig: a missing env var or a short secret names the key', () => {
     const missing = AuthConfig.parse({
+      verifier: ANY_VERIFIER,
       signingKeys: [{ id: 'k1', secret: { env: 'GW_TEST_NOT_SET_ANYWHERE' } }],
     });
     assert.throws(
       () => keyRingFromConfig(missing),
       /auth\.signingKeys\[0\] \(k1\).*GW_TEST_NOT_SET_ANYWHERE/,
     );
-    const short = AuthConfig.parse({ signingKeys: [{ id: 'k1', secret: 'short' }] });
+    const short = AuthConfig.parse({
+      verifier: ANY_VERIFIER,
+      signingKeys: [{ id: 'k1', secret: 'short' }],
+    });
     assert.throws(() => keyRingFromConfig(short), /signing key "k1"/);
   });
 });

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { AuthConfig } from '../config/schema.js';
 import { ConfigError } from '../config/load.js';
 import { GatewayError } from '../errors/gateway-error.js';
@@ -93,14 +94,23 @@ export class AuthService {
   /** Token exchange, step 2: a token for this identity, naming `origin` (or auth.tokens.publicUrl) as the proxy. */
   issue(identity: Identity, origin: string): IssuedToken {
     const s = this.#settings;
-    const minted = mintToken({
-      ring: this.#tokens.keyRing,
-      identity,
-      lifetimeS: s.lifetimeS,
-      nowS: Date.now() / 1000,
-      proxyEp: new URL(s.publicUrl ?? origin).host,
-      flags: s.flags,
-    });
+    let minted: ReturnType<typeof mintToken>;
+    try {
+      minted = mintToken({
+        ring: this.#tokens.keyRing,
+        identity,
+        lifetimeS: s.lifetimeS,
+        nowS: Date.now() / 1000,
+        proxyEp: new URL(s.publicUrl ?? origin).host,
+        flags: s.flags,
+      });
+    } catch (err) {
+      // An IdP claim too long for a 2 KiB token, or not encodable: the credential is unusable here.
+      throw new GatewayError('GW_CREDENTIAL_INVALID', {
+        detail: 'The identity it maps to cannot be put in a token (a claim is too long or not valid text).',
+        cause: err,
+      });
+    }
     return { token: minted.token, tokenId: minted.tid, expiresAt: minted.expiresAt, refreshIn: s.refreshInS };
   }
 
@@ -124,13 +134,29 @@ export class AuthService {
       throw new Error('auth.mode cannot change on reload; restart the gateway');
     assertTokenFlags(auth.tokens.flags);
     const ring = keyRingFromConfig(auth);
+    const old = this.#tokens.keyRing;
+    for (const kid of ring.verifyingKeyIds) {
+      const before = old.verificationKey(kid);
+      // Same id, other secret: every token carrying that kid would fail BAD_SIGNATURE at once.
+      if (before !== undefined && !before.equals(ring.verificationKey(kid) as KeyObject))
+        throw new Error(
+          `signing key "${kid}" has a different secret than before: give a new secret a new id`,
+        );
+    }
     const credentials = createVerifier(auth.verifier);
     this.#tokens.setKeyRing(ring);
+    this.#tokens.setClockSkewS(auth.tokens.clockSkewS);
     this.#settings = auth.tokens;
-    const old = this.#credentials;
+    const previous = this.#credentials;
     this.#credentials = credentials;
-    old.close?.();
+    previous.close?.();
     return this.#revocation.replaceConfig(auth.revocation);
+  }
+
+  /** False while a configured Redis denylist has never been read: revoked tokens could pass. */
+  revocationReady(): boolean {
+    const st = this.#revocation.status();
+    return !st.redis || st.lastSyncAt !== null;
   }
 
   /** Revocation status for /readyz and operators: counts only, never ids. */

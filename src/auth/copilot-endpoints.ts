@@ -22,15 +22,20 @@ const GITHUB_REQUEST_ID = 'x-github-request-id';
 // The experiment-config answer the Copilot language server accepts as "no experiments".
 const NO_EXPERIMENTS = { Configs: [{ Id: 'vscode', Parameters: {} }], AssignmentContext: '' };
 
-// Telemetry events are accepted and dropped: they may quote code, and this gateway measures what
-// users feel from the requests themselves. The bound keeps a chatty client from costing memory.
+// Telemetry events are accepted and dropped as they arrive (never held: the route needs no token,
+// so it must cost no memory): they may quote code, and this gateway measures what users feel
+// from the requests themselves.
 const TELEMETRY_MAX_BYTES = 1024 * 1024;
 
 /**
  * The Copilot client's start-up conversation, answered by the gateway so a stock client works
  * end to end: token exchange, user, experiment config, telemetry sink, model list.
  */
-export function createCopilotEndpoints(auth: AuthService | undefined, registry: Registry) {
+export function createCopilotEndpoints(
+  auth: AuthService | undefined,
+  registry: Registry,
+  bodyTimeoutMs: number,
+) {
   /** Every URL in `endpoints` names the gateway; any left out sends the client back to GitHub. */
   function endpoints(base: string): Record<string, string> {
     return { api: base, proxy: base, telemetry: base, 'origin-tracker': base };
@@ -79,7 +84,7 @@ export function createCopilotEndpoints(auth: AuthService | undefined, registry: 
         { [GITHUB_REQUEST_ID]: ctx.id, 'cache-control': 'no-store' },
       );
     } catch (err) {
-      respondError(ex, ctx, err);
+      respondError(ex, ctx, err, { [GITHUB_REQUEST_ID]: ctx.id });
     }
   }
 
@@ -104,7 +109,7 @@ export function createCopilotEndpoints(auth: AuthService | undefined, registry: 
         { [GITHUB_REQUEST_ID]: ctx.id, 'cache-control': 'no-store' },
       );
     } catch (err) {
-      respondError(ex, ctx, err);
+      respondError(ex, ctx, err, { [GITHUB_REQUEST_ID]: ctx.id });
     }
   }
 
@@ -130,7 +135,7 @@ export function createCopilotEndpoints(auth: AuthService | undefined, registry: 
   async function telemetry(ex: ClientExchange, ctx: RequestContext): Promise<void> {
     try {
       if (ex.method === 'GET') return respondJson(ex, ctx, 200, NO_EXPERIMENTS);
-      await ex.readBody(TELEMETRY_MAX_BYTES, 10_000);
+      await ex.discardBody(TELEMETRY_MAX_BYTES, bodyTimeoutMs);
       if (ctx.signal.aborted) return;
       ex.respond(204, { 'x-request-id': ctx.id });
       ex.end();

@@ -37,6 +37,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
   const configFile = str(flags, 'config');
   const noAuth = flags.values['no-auth'] === true;
 
+  if (configFile !== undefined) process.on('SIGHUP', ignoreSighup);
   let simulator: Simulator | undefined;
   let input: GatewayConfigInput | GatewayConfig;
   // Without a config file there is one dev user whose key is printed (or taken from the env).
@@ -53,20 +54,24 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
         input = configForEmbedded(simulator.port, auth);
       }
     }
-    if (configFile !== undefined && upstreams.length > 0) {
-      input = { ...input, ...routesForUpstreams(upstreams) };
-    }
-    if (configFile !== undefined && noAuth) input = { ...input, auth: { mode: 'none' } };
-    const first = input.listeners?.[0] ?? { host: '127.0.0.1', port: 8080 };
-    const listener = {
-      ...first,
-      ...(host === undefined ? {} : { host }),
-      ...(port === undefined ? {} : { port }),
-      ...(tlsCert === undefined || tlsKey === undefined
-        ? {}
-        : { tls: { certFile: tlsCert, keyFile: tlsKey } }),
+    // Flags override the file, the same way at start and on every SIGHUP reload.
+    const withFlags = (base: GatewayConfigInput | GatewayConfig): GatewayConfigInput | GatewayConfig => {
+      let out = base;
+      if (configFile !== undefined && upstreams.length > 0)
+        out = { ...out, ...routesForUpstreams(upstreams) };
+      if (configFile !== undefined && noAuth) out = { ...out, auth: { mode: 'none' } };
+      const first = out.listeners?.[0] ?? { host: '127.0.0.1', port: 8080 };
+      const listener = {
+        ...first,
+        ...(host === undefined ? {} : { host }),
+        ...(port === undefined ? {} : { port }),
+        ...(tlsCert === undefined || tlsKey === undefined
+          ? {}
+          : { tls: { certFile: tlsCert, keyFile: tlsKey } }),
+      };
+      return { ...out, listeners: [listener, ...(out.listeners?.slice(1) ?? [])] };
     };
-    input = { ...input, listeners: [listener, ...(input.listeners?.slice(1) ?? [])] };
+    input = withFlags(input);
     const config = validateConfig(input, configFile ?? 'flags');
 
     let gateway: Gateway;
@@ -86,7 +91,12 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
     }
     for (const url of gateway.urls) out.write(`listening on ${url}\n`);
     printWelcome(out, gateway, simulator, dev);
-    if (configFile !== undefined) reloadOnSighup(gateway, configFile);
+    if (configFile !== undefined)
+      reloadOnSighup(
+        gateway,
+        () => validateConfig(withFlags(structuredClone(loadConfigFile(configFile))), configFile),
+        configFile,
+      );
     await waitForSignal(gateway, simulator);
     return 0;
   } catch (err) {
@@ -150,15 +160,21 @@ function printWelcome(
   );
 }
 
+/** Until the gateway is up, a SIGHUP (its default action: exit) must not kill a starting process. */
+function ignoreSighup(): void {
+  process.stderr.write('ghostwire: SIGHUP ignored: still starting\n');
+}
+
 /**
  * SIGHUP re-reads the config file: signing keys, token settings, verifier users and the config
  * denylist apply at once (key rotation needs no restart); anything else is reported as needing one.
  * A file that does not validate changes nothing.
  */
-function reloadOnSighup(gateway: Gateway, file: string): void {
+function reloadOnSighup(gateway: Gateway, load: () => GatewayConfig, file: string): void {
+  process.removeListener('SIGHUP', ignoreSighup);
   process.on('SIGHUP', () => {
     try {
-      const { applied, needsRestart } = gateway.reload(loadConfigFile(file));
+      const { applied, needsRestart } = gateway.reload(load());
       process.stderr.write(
         `ghostwire: SIGHUP: reloaded ${applied.length > 0 ? applied.join(', ') : 'nothing'} from ${file}` +
           (needsRestart.length > 0 ? `; changed but needs a restart: ${needsRestart.join(', ')}` : '') +

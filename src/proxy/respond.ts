@@ -26,7 +26,12 @@ export function respondJson(
  * The one place an error becomes a response: a JSON body before the stream started, an SSE error
  * event after. A client that already left gets nothing and is recorded as 499.
  */
-export function respondError(ex: ClientExchange, ctx: RequestContext, thrown: unknown): void {
+export function respondError(
+  ex: ClientExchange,
+  ctx: RequestContext,
+  thrown: unknown,
+  extraHeaders?: OutgoingHeaders,
+): void {
   const err = toGatewayError(thrown);
   if (err.code === 'GW_CLIENT_CLOSED' || ex.closed) {
     ctx.finish(499, 'client_cancel', 'GW_CLIENT_CLOSED');
@@ -44,16 +49,28 @@ export function respondError(ex: ClientExchange, ctx: RequestContext, thrown: un
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'x-request-id': ctx.id,
+    ...extraHeaders,
   };
   if (err.retryAfterS !== undefined) headers['retry-after'] = err.retryAfterS;
   const challenge = authChallenge(err);
   if (challenge !== undefined) headers['www-authenticate'] = challenge;
   // An HTTP/1.1 body we did not read to the end leaves the connection unusable.
-  if (ex.protocol === 'h1' && (err.code === 'GW_BODY_TOO_LARGE' || err.code === 'GW_BODY_TIMEOUT'))
+  // So does one we refused (401) before reading it: better a new connection than draining an upload.
+  if (
+    ex.protocol === 'h1' &&
+    (err.code === 'GW_BODY_TOO_LARGE' ||
+      err.code === 'GW_BODY_TIMEOUT' ||
+      (err.status === 401 && hasBody(ex)))
+  )
     headers['connection'] = 'close';
   ex.respond(err.status, headers);
   ex.end(body);
   ctx.finish(err.status, outcome, err.code);
+}
+
+function hasBody(ex: ClientExchange): boolean {
+  const length = ex.header('content-length');
+  return (length !== undefined && length !== '0') || ex.header('transfer-encoding') !== undefined;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface ClientExchange {
   header(name: string): string | undefined;
   /** Reads the whole body, bounded in size and time; rejects with a GatewayError. */
   readBody(maxBytes: number, timeoutMs: number): Promise<Buffer>;
+  /** Reads the body to its end, bounded, dropping each chunk as it arrives so nothing is held. */
+  discardBody(maxBytes: number, timeoutMs: number): Promise<void>;
   respond(status: number, headers: OutgoingHeaders): void;
   /** Returns false when the client's buffer is full; wait for onDrain before writing more. */
   write(chunk: Buffer | string): boolean;
@@ -40,7 +42,13 @@ export interface ClientExchange {
 const AUTHORITY = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
 
 function originOf(scheme: string, authority: string | undefined): string | undefined {
-  return authority !== undefined && AUTHORITY.test(authority) ? `${scheme}://${authority}` : undefined;
+  if (authority === undefined || !AUTHORITY.test(authority)) return undefined;
+  try {
+    // The pattern admits port 99999 or a bracketed non-address; the URL parser has the last word.
+    return new URL(`${scheme}://${authority}`).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 function firstValue(v: string | string[] | undefined): string | undefined {
@@ -56,6 +64,7 @@ function collect(
   declaredLength: string | undefined,
   maxBytes: number,
   timeoutMs: number,
+  keep = true,
 ): Promise<Buffer> {
   if (declaredLength !== undefined && Number(declaredLength) > maxBytes) {
     return Promise.reject(new GatewayError('GW_BODY_TOO_LARGE', { detail: `Limit: ${maxBytes} bytes.` }));
@@ -70,7 +79,7 @@ function collect(
         settle(new GatewayError('GW_BODY_TOO_LARGE', { detail: `Limit: ${maxBytes} bytes.` }));
         return;
       }
-      chunks.push(chunk);
+      if (keep) chunks.push(chunk);
     };
     const onEnd = (): void => settle(undefined);
     const onClose = (): void => settle(new GatewayError('GW_CLIENT_CLOSED'));
@@ -126,6 +135,12 @@ export class H2Exchange implements ClientExchange {
 
   readBody(maxBytes: number, timeoutMs: number): Promise<Buffer> {
     return collect(this.stream, this.header('content-length'), maxBytes, timeoutMs);
+  }
+
+  discardBody(maxBytes: number, timeoutMs: number): Promise<void> {
+    return collect(this.stream, this.header('content-length'), maxBytes, timeoutMs, false).then(
+      () => undefined,
+    );
   }
 
   respond(status: number, headers: OutgoingHeaders): void {
@@ -200,6 +215,10 @@ export class H1Exchange implements ClientExchange {
 
   readBody(maxBytes: number, timeoutMs: number): Promise<Buffer> {
     return collect(this.req, this.header('content-length'), maxBytes, timeoutMs);
+  }
+
+  discardBody(maxBytes: number, timeoutMs: number): Promise<void> {
+    return collect(this.req, this.header('content-length'), maxBytes, timeoutMs, false).then(() => undefined);
   }
 
   respond(status: number, headers: OutgoingHeaders): void {

@@ -37,11 +37,19 @@ export interface Gateway {
 
 /** Starts every listener of `config` and resolves once all are bound. */
 export async function startGateway(config: GatewayConfig): Promise<Gateway> {
-  const auth = await AuthService.start(config.auth);
+  // The registry first: it reads upstream secrets and may throw; auth then opens Redis
+  // connections, which must not be left running when start-up fails.
   const registry = new Registry(config);
+  let auth: AuthService | undefined;
+  try {
+    auth = await AuthService.start(config.auth);
+  } catch (err) {
+    registry.destroy();
+    throw err;
+  }
   const limits = config.limits;
   const completion = createCompletionHandler(registry, limits);
-  const copilot = createCopilotEndpoints(auth, registry);
+  const copilot = createCopilotEndpoints(auth, registry, limits.bodyTimeoutMs);
   const engines = createProtocolServers(limits);
   const h2Sessions = new Set<http2.ServerHttp2Session>();
   const h1Sockets = new Set<net.Socket>();
@@ -97,6 +105,16 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     if (path === '/healthz') return respondJson(ex, ctx, 200, { status: 'ok' });
     if (path === '/readyz') {
       if (draining) return respondError(ex, ctx, new GatewayError('GW_SHUTTING_DOWN'));
+      // Until the shared denylist has been read once, revoked tokens would pass: not ready.
+      if (auth !== undefined && !auth.revocationReady())
+        return respondError(
+          ex,
+          ctx,
+          new GatewayError('GW_AUTH_UNAVAILABLE', {
+            detail: 'The revocation list in Redis has not been read yet.',
+            retryAfterS: 1,
+          }),
+        );
       return respondJson(ex, ctx, 200, { status: 'ready' });
     }
     ctx.route = 'unknown';

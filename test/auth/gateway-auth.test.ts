@@ -224,6 +224,9 @@ describe('auth: token exchange, verification on every completion, Copilot start-
     });
     const events = await h2request(session, '/telemetry', JSON.stringify([{ data: { baseType: 'x' } }]));
     assert.equal(events.status, 204);
+    // Read and dropped as it arrives, bounded: an unauthenticated route must not hold uploads.
+    const huge = await h2request(session, '/telemetry', 'x'.repeat(1024 * 1024 + 1));
+    assert.equal(huge.status, 413);
     assert.equal(
       (await h2request(session, '/models', undefined, {}, 'GET')).status,
       401,
@@ -315,6 +318,29 @@ describe('auth: signing-key rotation under load refuses no valid token', () => {
       await Promise.all(workers);
       assert.ok(sent >= 100, `only ${sent} requests ran during the rotation`);
       assert.deepEqual([...statuses.keys()], [200], `statuses: ${JSON.stringify([...statuses])}`);
+
+      // A reload that changes an existing key's secret would break every token of that kid: refused, nothing changes.
+      assert.throws(
+        () =>
+          gw.auth?.reload(
+            validateConfig({
+              ...base,
+              auth: authConfig([
+                { id: 'k1', secret: K2 },
+                { id: 'k2', secret: K2 },
+              ]),
+            }).auth,
+          ),
+        /"k1" has a different secret/,
+      );
+      assert.equal(
+        (
+          await h2request(first, '/v1/engines/default/completions', copilotBody(), {
+            authorization: `Bearer ${k1Token}`,
+          })
+        ).status,
+        200,
+      );
 
       // Step 2, after the old tokens' lifetime: k1 retired; its tokens are refused, k2's are not.
       gw.auth?.reload(

@@ -80,6 +80,31 @@ describe('auth: revocation through Redis reaches every instance within a second'
     }
   }
 
+  it('a gateway whose Redis denylist has never been read is not ready (revoked tokens could pass)', async () => {
+    const dead = await gatewayFor({
+      deployments: [{ name: 'sim', url: `h2c://127.0.0.1:${sim.port}` }],
+      models: [{ name: 'default', deployments: ['sim'] }],
+      auth: {
+        signingKeys: [{ id: 'k1', secret: SECRET }],
+        verifier: { type: 'static', users: [{ uid: 'u', apiKeySha256: hashApiKey(KEY) }] },
+        // Nothing listens on port 1.
+        revocation: { redis: { url: 'redis://127.0.0.1:1' } },
+      },
+    });
+    try {
+      const s = await h2connect(dead.urls[0] as string);
+      const res = await h2request(s, '/readyz', undefined, {}, 'GET');
+      s.close();
+      assert.equal(res.status, 503);
+      assert.match(res.body, /GW_AUTH_UNAVAILABLE/);
+      const ok = await h2connect((gws[0] as Gateway).urls[0] as string);
+      assert.equal((await h2request(ok, '/readyz', undefined, {}, 'GET')).status, 200);
+      ok.close();
+    } finally {
+      await dead.close(100);
+    }
+  });
+
   it('token revoke --tid refuses that token on both instances within 1 s; other tokens unaffected', async () => {
     const [a, b] = gws as [Gateway, Gateway];
     const token = await tokenFor(a, KEY);

@@ -59,7 +59,7 @@ const digestScratch = Buffer.alloc(32);
 export class TokenVerifier {
   #ring: KeyRing;
   #revocation: RevocationCheck;
-  readonly #clockSkewS: number;
+  #clockSkewS: number;
 
   /** A verifier over a ring; revocation defaults to NEVER_REVOKED. */
   constructor(opts: TokenVerifierOptions) {
@@ -78,6 +78,13 @@ export class TokenVerifier {
   /** Swaps in a ring built from a reloaded config; the next verify() uses it. */
   setKeyRing(ring: KeyRing): void {
     this.#ring = ring;
+  }
+
+  /** Applies a reloaded auth.tokens.clockSkewS. */
+  setClockSkewS(clockSkewS: number): void {
+    if (!Number.isSafeInteger(clockSkewS) || clockSkewS < 0)
+      throw new Error('clockSkewS must be a non-negative whole number of seconds');
+    this.#clockSkewS = clockSkewS;
   }
 
   /** Swaps in another revocation check (e.g. once the shared denylist is connected). */

@@ -15,7 +15,12 @@ export interface GithubVerifierOptions {
 }
 
 const ORGS_PER_PAGE = 100;
-const TOKEN_CHARS = /^[\x21-\x7e]+$/;
+// Printable ASCII without ':' ';' '=': a gateway token (k=v;...:mac) or other junk sent here by
+// mistake is refused locally instead of costing a GitHub call (and our GitHub rate limit).
+const TOKEN_CHARS = /^[\x21-\x39\x3c\x3e-\x7e]+$/;
+// Distinct credentials being looked up at once; beyond this, fail fast rather than queue calls to
+// GitHub that a flood of made-up credentials would use to exhaust our rate limit.
+const MAX_FLIGHTS = 256;
 /** Retry-After hint when GitHub cannot be reached or answers 5xx. */
 const UNAVAILABLE_RETRY_AFTER_S = 5;
 /** Retry-After when GitHub rate-limits us without saying for how long. */
@@ -112,7 +117,17 @@ export class GithubVerifier implements CredentialVerifier {
       if (hit.expiresAtMs > this.#now()) return Promise.resolve(hit.identity);
       this.#cache.delete(key);
     }
-    const flight = this.#flights.get(key) ?? this.#startFlight(key, credential);
+    let flight = this.#flights.get(key);
+    if (flight === undefined) {
+      if (this.#flights.size >= MAX_FLIGHTS)
+        return Promise.reject(
+          new GatewayError('GW_AUTH_UNAVAILABLE', {
+            detail: 'Too many GitHub lookups in progress.',
+            retryAfterS: 1,
+          }),
+        );
+      flight = this.#startFlight(key, credential);
+    }
     return this.#join(key, flight, signal);
   }
 

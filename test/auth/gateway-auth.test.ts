@@ -245,7 +245,8 @@ describe('auth: token exchange, verification on every completion, Copilot start-
     assert.deepEqual(ids.sort(), ['copilot-codex', 'default']);
   });
 
-  it('no response anywhere carries the upstream key, a client credential or a signing secret', async () => {
+  it('no response, and no telemetry event, carries the upstream key, a client credential, a token or a signing secret', async () => {
+    const rec = recordRequests();
     const { token } = JSON.parse((await exchange(ALICE_KEY)).body) as { token: string };
     const all = await Promise.all([
       exchange(ALICE_KEY),
@@ -259,6 +260,15 @@ describe('auth: token exchange, verification on every completion, Copilot start-
       const wire = JSON.stringify(res.headers) + res.body;
       for (const secret of [UPSTREAM_KEY, ALICE_KEY, BOB_KEY, K1, K2, 'gw_wrong_key'])
         assert.ok(!wire.includes(secret), `a response carried ${secret.slice(0, 6)}…`);
+    }
+    rec.stop();
+    // What telemetry subscribers (logs, metrics, the dashboard) get: the finished request contexts.
+    assert.ok(rec.ended.length >= 7);
+    const mac = token.split(':')[1] as string;
+    for (const ctx of rec.ended) {
+      const seen = JSON.stringify(ctx, (k, v: unknown) => (k === 'requestSignal' ? undefined : v));
+      for (const secret of [UPSTREAM_KEY, ALICE_KEY, BOB_KEY, K1, K2, 'gw_wrong_key', mac])
+        assert.ok(!seen.includes(secret), `a request-end event carried ${secret.slice(0, 6)}…`);
     }
   });
 });

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import type http2 from 'node:http2';
 import { GatewayError } from '../errors/gateway-error.js';
 import { withNeverIndexed } from '../util/hpack.js';
+import { releaseListeners } from '../util/release-listeners.js';
 
 export type OutgoingHeaders = Record<string, string | number>;
 
@@ -116,9 +117,11 @@ export class H2Exchange implements ClientExchange {
     const q = p.indexOf('?');
     this.path = q === -1 ? p : p.slice(0, q);
     stream.on('close', () => {
-      if (this.ended) return;
+      const cb = this.ended ? undefined : this.abortCb;
       this.ended = true;
-      this.abortCb?.();
+      this.abortCb = undefined;
+      releaseListeners(stream);
+      cb?.();
     });
     // A reset stream emits 'error' on some paths; 'close' carries the outcome.
     stream.on('error', () => {});

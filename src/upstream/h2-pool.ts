@@ -11,6 +11,7 @@ import type {
 } from './dispatcher.js';
 import { codedError, upstreamFailure } from './errors.js';
 import { ResetBudget } from './reset-budget.js';
+import { releaseListeners } from '../util/release-listeners.js';
 import { withNeverIndexed } from '../util/hpack.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -209,6 +210,7 @@ export class Http2Pool implements Dispatcher {
       ps.active--;
       this.active--;
       this.pump();
+      releaseListeners(stream);
       if (done) return;
       done = true;
       const code = stream.rstCode;

@@ -4,6 +4,7 @@ import { respondError, respondJson } from '../proxy/respond.js';
 import type { Registry } from '../routing/registry.js';
 import type { ClientExchange } from '../server/exchange.js';
 import type { AuthService } from './auth-service.js';
+import type { Identity } from './identity.js';
 import { credentialFromHeader } from './verifiers/index.js';
 
 /** Paths a Copilot client calls besides completions, in the order it calls them at start. */
@@ -58,11 +59,20 @@ export function createCopilotEndpoints(
     return auth;
   }
 
+  /** Token and user both start here: the long-lived credential in Authorization, checked by the verifier. */
+  async function caller(
+    ex: ClientExchange,
+    ctx: RequestContext,
+  ): Promise<{ service: AuthService; origin: string; identity: Identity }> {
+    const service = requireAuth();
+    const origin = originOrThrow(ex);
+    const identity = await service.identify(credentialFromHeader(ex.header('authorization')), ctx.signal);
+    return { service, origin, identity };
+  }
+
   async function token(ex: ClientExchange, ctx: RequestContext): Promise<void> {
     try {
-      const service = requireAuth();
-      const origin = originOrThrow(ex);
-      const identity = await service.identify(credentialFromHeader(ex.header('authorization')), ctx.signal);
+      const { service, origin, identity } = await caller(ex, ctx);
       if (ctx.signal.aborted) return;
       const issued = service.issue(identity, origin);
       ctx.identity = { uid: identity.uid, sku: identity.sku, org: identity.org, tokenId: issued.tokenId };
@@ -90,9 +100,7 @@ export function createCopilotEndpoints(
 
   async function user(ex: ClientExchange, ctx: RequestContext): Promise<void> {
     try {
-      const service = requireAuth();
-      const origin = originOrThrow(ex);
-      const identity = await service.identify(credentialFromHeader(ex.header('authorization')), ctx.signal);
+      const { service, origin, identity } = await caller(ex, ctx);
       if (ctx.signal.aborted) return;
       respondJson(
         ex,

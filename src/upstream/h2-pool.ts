@@ -129,10 +129,13 @@ export class Http2Pool implements Dispatcher {
     }
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = picked.session.request(
-        withNeverIndexed({ ':method': req.method, ':path': req.path, ...req.headers }),
-        { endStream: req.body === undefined },
-      );
+      const headers = withNeverIndexed({ ':method': req.method, ':path': req.path, ...req.headers });
+      // With a body (every completion), no options object: Node's default for POST is the same,
+      // and its per-request options handling showed up at ~3% of the gateway's CPU in profiles.
+      stream =
+        req.body === undefined
+          ? picked.session.request(headers, { endStream: true })
+          : picked.session.request(headers);
     } catch (err) {
       // The session died between pick and request (GOAWAY, destroyed): nothing was sent.
       this.drain(picked);

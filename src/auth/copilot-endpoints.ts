@@ -14,6 +14,7 @@ export const COPILOT_PATHS = {
   telemetry: '/telemetry',
   models: '/models',
   v1Models: '/v1/models',
+  embeddingModels: '/embeddings/models',
 } as const;
 
 // Clients refuse token and user answers without this header ("not from GitHub"); its value is
@@ -88,13 +89,13 @@ export function createCopilotEndpoints(
           expires_at: issued.expiresAt,
           refresh_in: issued.refreshIn,
           sku: identity.sku,
-          individual: identity.org === undefined,
+          individual: planOf(identity.sku) === 'individual',
           endpoints: endpoints(base),
         },
         { [GITHUB_REQUEST_ID]: ctx.id, 'cache-control': 'no-store' },
       );
     } catch (err) {
-      respondError(ex, ctx, err, { [GITHUB_REQUEST_ID]: ctx.id });
+      respondError(ex, ctx, err);
     }
   }
 
@@ -109,7 +110,7 @@ export function createCopilotEndpoints(
         {
           login: identity.login,
           access_type_sku: identity.sku,
-          copilot_plan: identity.org === undefined ? 'individual' : 'business',
+          copilot_plan: planOf(identity.sku),
           organization_login_list: identity.org === undefined ? [] : [identity.org],
           chat_enabled: service.flags['chat'] === '1',
           endpoints: endpoints(service.publicUrl(origin)),
@@ -117,7 +118,7 @@ export function createCopilotEndpoints(
         { [GITHUB_REQUEST_ID]: ctx.id, 'cache-control': 'no-store' },
       );
     } catch (err) {
-      respondError(ex, ctx, err, { [GITHUB_REQUEST_ID]: ctx.id });
+      respondError(ex, ctx, err);
     }
   }
 
@@ -127,17 +128,32 @@ export function createCopilotEndpoints(
       const denied = auth.authenticate(ex.header('authorization'), ctx);
       if (denied !== undefined) return respondError(ex, ctx, denied);
     }
+    // The Copilot client validates every entry (version, model_picker_enabled, capabilities
+    // with tokenizer and object) and uses the first completion model it finds: config order,
+    // so the first model's own name comes first.
     const data = registry
       .names()
       .filter((n) => n !== '*')
       .map((id) => ({
         id,
         name: id,
+        version: id,
         object: 'model',
         owned_by: 'ghostwire',
-        capabilities: { type: 'completion', family: id },
+        model_picker_enabled: false,
+        capabilities: {
+          type: 'completion',
+          family: id,
+          tokenizer: 'o200k_base',
+          object: 'model_capabilities',
+        },
       }));
     respondJson(ex, ctx, 200, { object: 'list', data });
+  }
+
+  /** No embedding models here; an empty list (not a 404) keeps the client from warning the user. */
+  function embeddingModels(ex: ClientExchange, ctx: RequestContext): void {
+    respondJson(ex, ctx, 200, { models: [] });
   }
 
   async function telemetry(ex: ClientExchange, ctx: RequestContext): Promise<void> {
@@ -153,7 +169,7 @@ export function createCopilotEndpoints(
     }
   }
 
-  return { token, user, models, telemetry };
+  return { token, user, models, embeddingModels, telemetry };
 }
 
 /** Flags are strings in the token; the JSON answer gives "1"/"0" flags as booleans, like GitHub's. */
@@ -164,4 +180,11 @@ function flagFields(flags: Readonly<Record<string, string>>): Record<string, str
     out[name] = v === '1' ? true : v === '0' ? false : v;
   }
   return out;
+}
+
+/** The plan name the client shows, from the sku (copilot_enterprise_seat → enterprise). */
+function planOf(sku: string): string {
+  if (sku.includes('enterprise')) return 'enterprise';
+  if (sku.includes('business')) return 'business';
+  return 'individual';
 }

@@ -49,6 +49,9 @@ export function respondError(
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
     'x-request-id': ctx.id,
+    // Copilot clients report any non-2xx answer without this header to the user as "does not
+    // appear to originate from GitHub (proxy or firewall?)": our errors must read as the service's own.
+    'x-github-request-id': ctx.id,
     ...extraHeaders,
   };
   if (err.retryAfterS !== undefined) headers['retry-after'] = err.retryAfterS;

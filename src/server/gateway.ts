@@ -97,6 +97,9 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
         if (path === COPILOT_PATHS.token) return void copilot.token(ex, ctx);
         if (path === COPILOT_PATHS.user) return void copilot.user(ex, ctx);
         return copilot.models(ex, ctx);
+      case COPILOT_PATHS.embeddingModels:
+        if (ex.method !== 'GET') return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
+        return copilot.embeddingModels(ex, ctx);
       case COPILOT_PATHS.telemetry:
         if (ex.method !== 'GET' && ex.method !== 'POST')
           return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));

@@ -217,6 +217,7 @@ describe('auth: token exchange, verification on every completion, Copilot start-
     const u = JSON.parse(user.body) as Record<string, unknown>;
     assert.equal(u.login, 'alice');
     assert.equal(u.access_type_sku, 'copilot_business_seat');
+    assert.equal(u.copilot_plan, 'business');
     const exp = await h2request(session, '/telemetry', undefined, {}, 'GET');
     assert.deepEqual(JSON.parse(exp.body), {
       Configs: [{ Id: 'vscode', Parameters: {} }],
@@ -241,8 +242,30 @@ describe('auth: token exchange, verification on every completion, Copilot start-
       'GET',
     );
     assert.equal(models.status, 200);
-    const ids = (JSON.parse(models.body) as { data: { id: string }[] }).data.map((m) => m.id);
-    assert.deepEqual(ids.sort(), ['copilot-codex', 'default']);
+    const list = (JSON.parse(models.body) as { data: Record<string, unknown>[] }).data;
+    // The first completion model is the one the client uses: the first model's own name.
+    assert.deepEqual(
+      list.map((m) => m.id),
+      ['default', 'copilot-codex'],
+    );
+    // Fields the Copilot language server validates before it accepts the list.
+    for (const m of list) {
+      assert.equal(typeof m.version, 'string');
+      assert.equal(m.model_picker_enabled, false);
+      assert.deepEqual(Object.keys(m.capabilities as object).sort(), [
+        'family',
+        'object',
+        'tokenizer',
+        'type',
+      ]);
+    }
+    const embeddings = await h2request(session, '/embeddings/models', undefined, {}, 'GET');
+    assert.equal(embeddings.status, 200);
+    assert.deepEqual(JSON.parse(embeddings.body), { models: [] });
+    // Any error carries x-github-request-id too, or the client blames a proxy or firewall.
+    const missing = await h2request(session, '/nope', undefined, {}, 'GET');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers['x-github-request-id'], missing.headers['x-request-id']);
   });
 
   it('no response, and no telemetry event, carries the upstream key, a client credential, a token or a signing secret', async () => {

@@ -227,3 +227,44 @@ describe('token verification', () => {
     assert.throws(() => mintToken({ ...base, tid: '' }), /must not be empty/);
   });
 });
+
+// The verified-token cache must never change a verdict: a hit still expires, is still revoked,
+// and a key-ring change (rotation, retirement) empties it.
+describe('token verification: the verified-token cache changes no verdict', () => {
+  it('a cached token still expires, is still revoked, and dies with its retired key', () => {
+    const r = ring(keyA());
+    const { token, tid } = mint(r);
+    const revoked = new Set<string>();
+    const v = verifier(r, { isRevoked: (t) => revoked.has(t) });
+    assert.equal(outcome(v, token), 'ok');
+    assert.equal(outcome(v, token), 'ok', 'second call: from the cache');
+    assert.equal(outcome(v, token, NOW_S + LIFETIME_S + SKEW_S), 'ok', 'at the skew edge');
+    assert.equal(outcome(v, token, NOW_S + LIFETIME_S + SKEW_S + 1), 'GW_TOKEN_EXPIRED');
+    assert.equal(outcome(v, token), 'ok', 'an expired verdict is not cached either');
+    revoked.add(tid);
+    assert.equal(outcome(v, token), 'GW_TOKEN_REVOKED');
+    revoked.delete(tid);
+    v.setKeyRing(ring(keyA(true), keyB()));
+    assert.equal(outcome(v, token), 'GW_TOKEN_UNKNOWN_KEY');
+  });
+
+  it('a token one character away from a cached one is judged on its own', () => {
+    const r = ring(keyA());
+    const { token } = mint(r);
+    const v = verifier(r);
+    assert.equal(outcome(v, token), 'ok');
+    const last = token.at(-1) === '0' ? '1' : '0';
+    assert.equal(outcome(v, token.slice(0, -1) + last), 'GW_TOKEN_BAD_SIGNATURE');
+    assert.equal(outcome(v, token + ' '), 'GW_TOKEN_MALFORMED');
+  });
+
+  it('stays bounded: past cacheSize it starts over, and cacheSize 0 turns it off', () => {
+    const r = ring(keyA());
+    const v = new TokenVerifier({ ring: r, clockSkewS: SKEW_S, cacheSize: 2 });
+    const tokens = [1, 2, 3].map((i) => mint(r, { ...ALICE, uid: `u${i}` }).token);
+    for (const t of tokens) assert.equal(outcome(v, t), 'ok');
+    const off = new TokenVerifier({ ring: r, clockSkewS: SKEW_S, cacheSize: 0 });
+    assert.equal(outcome(off, tokens[0] as string), 'ok');
+    assert.equal(outcome(off, tokens[0] as string), 'ok');
+  });
+});

@@ -227,7 +227,8 @@ function summarySection(s: Settings, runs: readonly RunRecord[]): string {
     lines.push(
       `- **CPU per streamed completion**, ghostwire / naive: **${ratio.toFixed(2)}×** at ${s.rate} rps ` +
         `(${int(gw.fixedCpu)} vs ${int(nv.fixedCpu)} µs), ${ratioMax.toFixed(2)}× at max throughput ` +
-        `(${int(gw.maxCpu)} vs ${int(nv.maxCpu)} µs). Target ≤ ${TARGETS.cpuRatioMax}× at ${s.rate} rps: ${pass(ratio <= TARGETS.cpuRatioMax)}`,
+        `(${int(gw.maxCpu)} vs ${int(nv.maxCpu)} µs). Target ≤ ${TARGETS.cpuRatioMax}× at ${s.rate} rps: ${pass(ratio <= TARGETS.cpuRatioMax)}` +
+        roundRatios(runs),
       `- **Added p50 latency** at ${s.rate} rps, ghostwire: TTFB ${signedMs(gw.added.ttfbP50)} ms, total ` +
         `${signedMs(gw.added.totalP50)} ms (naive: ${signedMs(nv.added.ttfbP50)} / ${signedMs(nv.added.totalP50)} ms). ` +
         `Target < ${TARGETS.addedP50MaxMs} ms: ${pass(p50Ok)}`,
@@ -355,4 +356,16 @@ export function renderReport(
     '',
   );
   return parts.join('\n');
+}
+
+/** The same ratio round by round (each round runs naive and ghostwire back to back), to show the spread medians hide. */
+function roundRatios(runs: readonly RunRecord[]): string {
+  const ratios: string[] = [];
+  for (const r of runs) {
+    if (r.kind !== 'fixed' || r.target !== 'ghostwire' || r.proxyCpuUsPerReq === undefined) continue;
+    const nv = runs.find((x) => x.round === r.round && x.kind === 'fixed' && x.target === 'naive');
+    if (nv?.proxyCpuUsPerReq !== undefined)
+      ratios.push(`${(r.proxyCpuUsPerReq / nv.proxyCpuUsPerReq).toFixed(2)}×`);
+  }
+  return ratios.length > 1 ? ` (round by round: ${ratios.join(', ')})` : '';
 }

@@ -268,39 +268,58 @@ export const GatewayConfigSchema = z
     /** Required: either signing keys and a verifier, or an explicit `mode: none`. */
     auth: AuthConfig,
   })
-  .superRefine((cfg, ctx) => {
-    const deploymentNames = new Set<string>();
-    cfg.deployments.forEach((d, i) => {
-      if (deploymentNames.has(d.name))
-        ctx.addIssue({
-          code: 'custom',
-          path: ['deployments', i, 'name'],
-          message: `duplicate deployment name "${d.name}"`,
+  .superRefine(
+    (cfg, ctx) => {
+      const deploymentNames = new Set<string>();
+      cfg.deployments.forEach((d, i) => {
+        if (deploymentNames.has(d.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['deployments', i, 'name'],
+            message: `duplicate deployment name "${d.name}"`,
+          });
+        deploymentNames.add(d.name);
+      });
+      const modelNames = new Map<string, string>();
+      cfg.models.forEach((m, i) => {
+        [m.name, ...m.aliases].forEach((n, j) => {
+          const owner = modelNames.get(n);
+          if (owner !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: j === 0 ? ['models', i, 'name'] : ['models', i, 'aliases', j - 1],
+              message: `name "${n}" is already used by model "${owner}"`,
+            });
+          modelNames.set(n, m.name);
         });
-      deploymentNames.add(d.name);
-    });
-    const modelNames = new Map<string, string>();
-    cfg.models.forEach((m, i) => {
-      [m.name, ...m.aliases].forEach((n, j) => {
-        const owner = modelNames.get(n);
-        if (owner !== undefined)
-          ctx.addIssue({
-            code: 'custom',
-            path: j === 0 ? ['models', i, 'name'] : ['models', i, 'aliases', j - 1],
-            message: `name "${n}" is already used by model "${owner}"`,
-          });
-        modelNames.set(n, m.name);
+        m.deployments.forEach((d, j) => {
+          if (!deploymentNames.has(d))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['models', i, 'deployments', j],
+              message: `unknown deployment "${d}" (known: ${[...deploymentNames].join(', ')})`,
+            });
+        });
       });
-      m.deployments.forEach((d, j) => {
-        if (!deploymentNames.has(d))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['models', i, 'deployments', j],
-            message: `unknown deployment "${d}" (known: ${[...deploymentNames].join(', ')})`,
-          });
-      });
-    });
-  });
+    },
+    {
+      // Cross-references run even when another section (auth, limits) is broken, so a file's
+      // problems are all reported at once; they are skipped only when deployments or models
+      // themselves did not parse (then those errors are the ones to fix first).
+      when: (payload) => {
+        const v = payload.value as { deployments?: unknown; models?: unknown } | null;
+        return (
+          typeof v === 'object' &&
+          v !== null &&
+          Array.isArray(v.deployments) &&
+          Array.isArray(v.models) &&
+          payload.issues.every(
+            (i) => i.code === 'custom' || (i.path?.[0] !== 'deployments' && i.path?.[0] !== 'models'),
+          )
+        );
+      },
+    },
+  );
 
 export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;

@@ -42,7 +42,7 @@ describe('command-line contract', () => {
     const file = join(dir, 'ghostwire.yaml');
     writeFileSync(
       file,
-      'auth: { mode: none }\ndeployments:\n  - name: a\n    url: gopher://x\nmodels:\n  - name: m\n    deployments: [b]\n',
+      'deployments:\n  - name: a\n    url: gopher://x\nmodels:\n  - name: m\n    deployments: [b]\n',
     );
     const r = await runCli(['serve', '--config', file]);
     assert.equal(r.code, 2);

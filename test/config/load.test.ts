@@ -58,9 +58,8 @@ describe('config: validated once, every problem with its path, then frozen', () 
     assert.match(p.find((x) => x.path === '(root)')?.message ?? '', /typo/);
   });
 
-  it('cross-references: unknown deployment, duplicate names and aliases', () => {
+  it('cross-references: unknown deployment, duplicate names and aliases (reported even beside a missing auth)', () => {
     const p = problems({
-      auth: { mode: 'none' },
       deployments: [
         { name: 'a', url: 'h2c://127.0.0.1:1' },
         { name: 'a', url: 'h2c://127.0.0.1:2' },
@@ -74,6 +73,12 @@ describe('config: validated once, every problem with its path, then frozen', () 
     assert.match(byPath.get('deployments[1].name') ?? '', /duplicate/);
     assert.match(byPath.get('models[1].name') ?? '', /already used by model "m"/);
     assert.match(byPath.get('models[1].deployments[0]') ?? '', /unknown deployment "b"/);
+    assert.match(byPath.get('auth') ?? '', /required/);
+  });
+
+  it('a value that is not even an object is one clear problem, not a crash', () => {
+    for (const bad of [null, 42, 'text', [], { deployments: 'x', models: 3 }])
+      assert.ok(problems(bad).length > 0, JSON.stringify(bad));
   });
 
   it('a YAML file with a syntax error or a missing file is a ConfigError, not an exception', () => {

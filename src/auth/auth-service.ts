@@ -3,7 +3,7 @@ import type { AuthConfig } from '../config/schema.js';
 import { ConfigError } from '../config/load.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { RequestContext } from '../proxy/context.js';
-import type { CancelSignal } from '../proxy/request-signal.js';
+import type { RequestSignal } from '../proxy/request-signal.js';
 import type { Identity } from './identity.js';
 import { RevocationList } from './revocation/index.js';
 import {
@@ -81,10 +81,7 @@ export class AuthService {
   }
 
   /** Token exchange, step 1: who is this long-lived credential? Refuses disabled and revoked users. */
-  async identify(
-    credential: string,
-    signal: CancelSignal & { toAbortSignal(): AbortSignal },
-  ): Promise<Identity> {
+  async identify(credential: string, signal: RequestSignal): Promise<Identity> {
     const identity = await this.#credentials.verify(credential, signal.toAbortSignal());
     // A uid on the denylist gets no new tokens either: revoking a user cuts them off at once.
     if (this.#revocation.isRevoked('', identity.uid)) throw new GatewayError('GW_TOKEN_REVOKED');

@@ -26,12 +26,7 @@ export function respondJson(
  * The one place an error becomes a response: a JSON body before the stream started, an SSE error
  * event after. A client that already left gets nothing and is recorded as 499.
  */
-export function respondError(
-  ex: ClientExchange,
-  ctx: RequestContext,
-  thrown: unknown,
-  extraHeaders?: OutgoingHeaders,
-): void {
+export function respondError(ex: ClientExchange, ctx: RequestContext, thrown: unknown): void {
   const err = toGatewayError(thrown);
   if (err.code === 'GW_CLIENT_CLOSED' || ex.closed) {
     ctx.finish(499, 'client_cancel', 'GW_CLIENT_CLOSED');
@@ -52,7 +47,6 @@ export function respondError(
     // Copilot clients report any non-2xx answer without this header to the user as "does not
     // appear to originate from GitHub (proxy or firewall?)": our errors must read as the service's own.
     'x-github-request-id': ctx.id,
-    ...extraHeaders,
   };
   if (err.retryAfterS !== undefined) headers['retry-after'] = err.retryAfterS;
   const challenge = authChallenge(err);

@@ -262,9 +262,16 @@ describe('token verification: the verified-token cache changes no verdict', () =
     const r = ring(keyA());
     const v = new TokenVerifier({ ring: r, clockSkewS: SKEW_S, cacheSize: 2 });
     const tokens = [1, 2, 3].map((i) => mint(r, { ...ALICE, uid: `u${i}` }).token);
-    for (const t of tokens) assert.equal(outcome(v, t), 'ok');
+    for (const t of tokens) {
+      assert.equal(outcome(v, t), 'ok');
+      assert.ok(v.cachedTokens <= 2, `cache grew to ${v.cachedTokens}`);
+    }
+    assert.equal(v.cachedTokens, 1, 'full at the third token: started over with it alone');
     const off = new TokenVerifier({ ring: r, clockSkewS: SKEW_S, cacheSize: 0 });
     assert.equal(outcome(off, tokens[0] as string), 'ok');
     assert.equal(outcome(off, tokens[0] as string), 'ok');
+    assert.equal(off.cachedTokens, 0);
+    v.setKeyRing(ring(keyA()));
+    assert.equal(v.cachedTokens, 0, 'a ring change empties it');
   });
 });

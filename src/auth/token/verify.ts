@@ -81,6 +81,11 @@ export class TokenVerifier {
     this.#cacheSize = opts.cacheSize ?? 10_000;
   }
 
+  /** Tokens remembered as verified (bounded by cacheSize). */
+  get cachedTokens(): number {
+    return this.#verified.size;
+  }
+
   /** The ring in use. */
   get keyRing(): KeyRing {
     return this.#ring;

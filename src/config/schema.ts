@@ -71,6 +71,23 @@ export const DeploymentConfig = z.strictObject({
       perSecond: z.number().min(0).max(1_000_000).default(33),
     })
     .default({ burst: 1000, perSecond: 33 }),
+  /** The region this deployment runs in; default: the instance's own (routing.region). */
+  region: z.string().min(1).optional(),
+  /**
+   * Requests the gateway sends it at once: its batch capacity (a vLLM/TGI max batch size, a
+   * llama.cpp slot count). Beyond it, requests wait in the gateway's queue or spill to another region.
+   */
+  maxConcurrent: z.number().int().min(1).max(100_000).default(128),
+  /** Relative share of traffic against deployments of the same model in the same region. */
+  weight: z.number().min(0.01).max(100).default(1),
+  /** The active health probe for this deployment (defaults from routing.health.active). */
+  healthCheck: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      /** GET path answered 2xx by a healthy server: /health (vLLM, TGI, llama.cpp), /v1/models (OpenAI-compatible clouds). */
+      path: z.string().startsWith('/').optional(),
+    })
+    .optional(),
   tls: z
     .strictObject({
       caFile: z.string().min(1).optional(),
@@ -99,14 +116,139 @@ export const LimitsConfig = z.strictObject({
     .default(1024 * 1024),
   /** Time allowed for the whole request body to arrive. */
   bodyTimeoutMs: positiveMs.default(10_000),
-  /** A completion that would arrive later than this is worthless: the request is cancelled upstream. */
+  /**
+   * The request deadline: a completion that would arrive later is worthless. Before it is sent a
+   * late request is dropped (never sent upstream); once streaming, it is cancelled upstream.
+   */
   requestTimeoutMs: positiveMs.default(30_000),
+  /** Upper bound for a client's own deadline (header x-ghostwire-deadline-ms); larger values are clamped. */
+  maxRequestTimeoutMs: positiveMs.default(60_000),
   /** A connection must send its first bytes within this time. */
   firstByteTimeoutMs: positiveMs.default(10_000),
   /** HTTP/2 streams a client may have open at once on one connection. */
   maxConcurrentStreams: z.number().int().min(1).max(10_000).default(256),
   /** After SIGTERM, in-flight streams get this long to finish. */
   shutdownGraceMs: positiveMs.default(10_000),
+});
+
+const regionName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'expected 1-64 letters, digits, ., - or _');
+
+export const RegionConfig = z.strictObject({
+  name: regionName,
+  /** The public URL of the gateway in this region: the token exchange sends clients there while it is the nearest healthy region. */
+  publicUrl: z
+    .string()
+    .refine((s) => URL.canParse(s) && ['http:', 'https:'].includes(new URL(s).protocol), {
+      message: 'expected an absolute http:// or https:// URL',
+    })
+    .optional(),
+});
+
+const ratio = z.number().min(0).max(1);
+
+export const RoutingConfig = z.strictObject({
+  /** The region this instance runs in: its deployments are preferred. */
+  region: regionName.default('local'),
+  /** Every region in spill-over preference order; this instance's own region is always tried first. */
+  regions: z.array(RegionConfig).default([]),
+  /** When every local deployment is at capacity, a request waits here before spilling over or getting 503. */
+  queue: z
+    .strictObject({
+      maxWaiting: z.number().int().min(0).max(100_000).default(1024),
+      /** At most this long (and never past the request's deadline). */
+      maxWaitMs: z.number().int().min(0).max(60_000).default(200),
+    })
+    .default({ maxWaiting: 1024, maxWaitMs: 200 }),
+  /** Requests from one editor session and file prefer one deployment, so its prefix cache is hit. */
+  affinity: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** How many leading characters of the prompt go into the key (with the VScode-SessionId header). */
+      promptChars: z.number().int().min(0).max(65_536).default(256),
+      /** Bounded load: the preferred deployment is skipped while its load exceeds this × the average. */
+      loadFactor: z.number().min(1).max(10).default(1.25),
+    })
+    .default({ enabled: true, promptChars: 256, loadFactor: 1.25 }),
+  /** Time-to-first-byte average that the balancer scores deployments by. */
+  ewma: z
+    .strictObject({
+      /** A sample's weight halves roughly every 0.7 × this. */
+      decayMs: positiveMs.default(10_000),
+      /** Assumed for a deployment with no sample yet. */
+      initialTtfbMs: z.number().min(0).max(60_000).default(50),
+    })
+    .default({ decayMs: 10_000, initialTtfbMs: 50 }),
+  health: z
+    .strictObject({
+      /** Outlier detection on real traffic: failing deployments are ejected for a cool-down. */
+      passive: z
+        .strictObject({
+          consecutiveFailures: z.number().int().min(1).max(1000).default(5),
+          /** Eject when this share of requests in the window failed (with at least minRequests). */
+          failureRate: ratio.default(0.5),
+          minRequests: z.number().int().min(1).max(1_000_000).default(20),
+          windowMs: positiveMs.default(10_000),
+          /** First ejection; each repeat doubles it, up to maxEjectionMs. */
+          baseEjectionMs: positiveMs.default(1000),
+          maxEjectionMs: positiveMs.default(60_000),
+        })
+        .default({
+          consecutiveFailures: 5,
+          failureRate: 0.5,
+          minRequests: 20,
+          windowMs: 10_000,
+          baseEjectionMs: 1000,
+          maxEjectionMs: 60_000,
+        }),
+      /** A periodic GET per deployment. */
+      active: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          path: z.string().startsWith('/').default('/health'),
+          intervalMs: positiveMs.default(1000),
+          timeoutMs: positiveMs.default(1000),
+          /** Consecutive failed probes that mark a deployment down (a failure is re-checked at once). */
+          unhealthyThreshold: z.number().int().min(1).max(100).default(2),
+          /** Consecutive good probes that bring it back. */
+          healthyThreshold: z.number().int().min(1).max(100).default(1),
+        })
+        .default({
+          enabled: true,
+          path: '/health',
+          intervalMs: 1000,
+          timeoutMs: 1000,
+          unhealthyThreshold: 2,
+          healthyThreshold: 1,
+        }),
+    })
+    .default({
+      passive: {
+        consecutiveFailures: 5,
+        failureRate: 0.5,
+        minRequests: 20,
+        windowMs: 10_000,
+        baseEjectionMs: 1000,
+        maxEjectionMs: 60_000,
+      },
+      active: {
+        enabled: true,
+        path: '/health',
+        intervalMs: 1000,
+        timeoutMs: 1000,
+        unhealthyThreshold: 2,
+        healthyThreshold: 1,
+      },
+    }),
+  /** A request that failed before its first byte reached the client is retried once elsewhere, within budget. */
+  retries: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Retries may add at most this share of load (over a 10 s window)... */
+      budgetRatio: ratio.default(0.1),
+      /** ...plus this many per second, so a quiet gateway can still retry. */
+      minPerSecond: z.number().min(0).max(100_000).default(5),
+    })
+    .default({ enabled: true, budgetRatio: 0.1, minPerSecond: 5 }),
 });
 
 const seconds = (max: number) => z.number().int().min(1).max(max);
@@ -265,6 +407,7 @@ export const GatewayConfigSchema = z
     deployments: z.array(DeploymentConfig).min(1),
     models: z.array(ModelConfig).min(1),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
+    routing: RoutingConfig.default(RoutingConfig.parse({})),
     /** Required: either signing keys and a verifier, or an explicit `mode: none`. */
     auth: AuthConfig,
   })
@@ -279,6 +422,25 @@ export const GatewayConfigSchema = z
             message: `duplicate deployment name "${d.name}"`,
           });
         deploymentNames.add(d.name);
+      });
+      const routing = cfg.routing ?? { region: 'local', regions: [] };
+      const regionNames = new Set(routing.regions.map((r) => r.name));
+      if (regionNames.size > 0 && !regionNames.has(routing.region))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['routing', 'region'],
+          message: `"${routing.region}" is not in routing.regions (known: ${[...regionNames].join(', ')})`,
+        });
+      if (regionNames.size < routing.regions.length)
+        ctx.addIssue({ code: 'custom', path: ['routing', 'regions'], message: 'duplicate region name' });
+      regionNames.add(routing.region);
+      cfg.deployments.forEach((d, i) => {
+        if (d.region !== undefined && !regionNames.has(d.region))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['deployments', i, 'region'],
+            message: `unknown region "${d.region}" (known: ${[...regionNames].join(', ')})`,
+          });
       });
       const modelNames = new Map<string, string>();
       cfg.models.forEach((m, i) => {
@@ -327,6 +489,8 @@ export type DeploymentConfig = z.output<typeof DeploymentConfig>;
 export type ModelConfig = z.output<typeof ModelConfig>;
 export type ListenerConfig = z.output<typeof ListenerConfig>;
 export type LimitsConfig = z.output<typeof LimitsConfig>;
+export type RoutingConfig = z.output<typeof RoutingConfig>;
+export type RegionConfig = z.output<typeof RegionConfig>;
 export type CredentialConfig = z.output<typeof CredentialConfig>;
 export type SecretSource = z.output<typeof SecretSource>;
 export type AuthConfig = z.output<typeof AuthConfig>;

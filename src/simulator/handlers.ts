@@ -43,6 +43,7 @@ async function dispatch(ex: Exchange, deps: RouterDeps): Promise<void> {
   }
   switch (path) {
     case '/healthz':
+    case '/health': // vLLM, TGI and llama.cpp answer here; the gateway's active probe defaults to it
       if (allow(ex, 'GET')) ex.respond(200, JSON_HEADERS, OK_BODY);
       return;
     case '/stats':

@@ -30,6 +30,8 @@ function pool(url: string, opts: Partial<Http2PoolOptions> = {}): Http2Pool {
     adapter: 'openai',
     protocol: 'auto',
     credential: { type: 'none' },
+    maxConcurrent: 128,
+    weight: 1,
     connectTimeoutMs: 1000,
     pingIntervalMs: 60_000,
     pingTimeoutMs: 1000,

@@ -76,8 +76,11 @@ export class Router {
     const now = this.clock();
     const lease = this.pick(req, false, now);
     if (lease !== undefined) return lease;
-    const waitMs = Math.min(this.cfg.queue.maxWaitMs, req.deadlineAt - now);
-    if (waitMs > 0 && this.waiters.length < this.cfg.queue.maxWaiting) return this.enqueue(req, waitMs);
+    const maxWaitMs = this.cfg.queue.maxWaitMs;
+    const leftMs = req.deadlineAt - now;
+    if (maxWaitMs > 0 && leftMs > 0 && this.waiters.length < this.cfg.queue.maxWaiting)
+      // When the deadline comes first it ends the wait (504, via the request's signal), not a 503.
+      return this.enqueue(req, leftMs <= maxWaitMs ? undefined : maxWaitMs);
     const spilled = this.pick(req, true, now);
     if (spilled === undefined) throw this.noCapacity();
     return spilled;
@@ -202,7 +205,7 @@ export class Router {
     return room.find((t) => t.deployment === chosen);
   }
 
-  private enqueue(req: RouteRequest, waitMs: number): Promise<Lease> {
+  private enqueue(req: RouteRequest, waitMs: number | undefined): Promise<Lease> {
     this.queuedTotal++;
     return new Promise<Lease>((resolve, reject) => {
       const waiter: Waiter = {
@@ -216,13 +219,14 @@ export class Router {
           reject(reason instanceof Error ? reason : new GatewayError('GW_CLIENT_CLOSED'));
         },
       };
-      waiter.timer = setTimeout(() => {
-        this.remove(waiter);
-        // The wait is over: any region will do now, else no capacity.
-        const lease = this.pick(req, true, this.clock());
-        if (lease !== undefined) resolve(lease);
-        else reject(this.noCapacity());
-      }, waitMs);
+      if (waitMs !== undefined)
+        waiter.timer = setTimeout(() => {
+          this.remove(waiter);
+          // The wait is over: any region will do now, else no capacity.
+          const lease = this.pick(req, true, this.clock());
+          if (lease !== undefined) resolve(lease);
+          else reject(this.noCapacity());
+        }, waitMs);
       req.signal.addEventListener('abort', waiter.onAbort);
       this.waiters.push(waiter);
     });

@@ -200,9 +200,9 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   }
 
   function reload(next: GatewayConfig): { applied: string[]; needsRestart: string[] } {
-    const needsRestart: string[] = (['listeners', 'deployments', 'models', 'limits'] as const).filter(
-      (k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]),
-    );
+    const needsRestart: string[] = (
+      ['listeners', 'deployments', 'models', 'limits', 'routing'] as const
+    ).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const applied: string[] = [];
     if (next.auth.mode !== config.auth.mode) needsRestart.push('auth.mode');
     else if (auth !== undefined) {

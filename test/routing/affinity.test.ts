@@ -18,11 +18,18 @@ describe('affinity: key and bounded-load rendezvous hashing', () => {
     const k1 = affinityKey(undefined, 'session-1', `${file}const a = 1;`, 40);
     const k2 = affinityKey(undefined, 'session-1', `${file}const a = 1; // typed on`, 40);
     assert.equal(k1, k2, 'typing past the prefix keeps the key');
-    assert.notEqual(affinityKey(undefined, 'session-2', file, 40), affinityKey(undefined, 'session-1', file, 40));
+    assert.notEqual(
+      affinityKey(undefined, 'session-2', file, 40),
+      affinityKey(undefined, 'session-1', file, 40),
+    );
     assert.notEqual(affinityKey(undefined, 'session-1', '// Path: src/other.ts\n', 40), k1);
     assert.equal(affinityKey('pin', 'session-1', file, 40), affinityKey('pin', 'session-9', 'other', 40));
     assert.equal(affinityKey(undefined, undefined, undefined, 40), undefined);
-    assert.equal(affinityKey(undefined, undefined, file, 0), undefined, 'promptChars 0 and no session: no key');
+    assert.equal(
+      affinityKey(undefined, undefined, file, 0),
+      undefined,
+      'promptChars 0 and no session: no key',
+    );
   });
 
   it('a key always maps to the same deployment while loads are even', () => {

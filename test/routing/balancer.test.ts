@@ -34,7 +34,9 @@ describe('balancer: power of two choices', () => {
     assert.ok(cost(node('a', { ttfbMs: 10 })) < cost(node('b', { ttfbMs: 100 })));
     assert.ok(cost(node('a', { outstanding: 2 })) < cost(node('b', { outstanding: 8 })));
     // Occupancy is relative to capacity: 8 of 64 is lighter than 4 of 8.
-    assert.ok(cost(node('a', { outstanding: 8, capacity: 64 })) < cost(node('b', { outstanding: 4, capacity: 8 })));
+    assert.ok(
+      cost(node('a', { outstanding: 8, capacity: 64 })) < cost(node('b', { outstanding: 4, capacity: 8 })),
+    );
     assert.ok(cost(node('a', { weight: 3 })) < cost(node('b', { weight: 1 })));
   });
 

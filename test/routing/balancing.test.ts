@@ -18,7 +18,8 @@ async function closedLoop(
   const out: Received[] = [];
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      for (let i = 0; i < 10_000 && performance.now() < until; i++) out.push(await h2request(session, PATH, body));
+      for (let i = 0; i < 10_000 && performance.now() < until; i++)
+        out.push(await h2request(session, PATH, body));
     }),
   );
   return out;
@@ -35,7 +36,11 @@ describe('routing over real sockets', () => {
       speeds.map((ttftMs) => startSimulator({ ttftMs, tokenMs: 2, slots: 6, queueLimit: 0, maxTokens: 4 })),
     );
     const gw = await gatewayFor({
-      deployments: sims.map((s, i) => ({ name: `sim-${i}`, url: `h2c://127.0.0.1:${s.port}`, maxConcurrent: 6 })),
+      deployments: sims.map((s, i) => ({
+        name: `sim-${i}`,
+        url: `h2c://127.0.0.1:${s.port}`,
+        maxConcurrent: 6,
+      })),
       models: [{ name: 'default', deployments: sims.map((_, i) => `sim-${i}`) }],
       // More requests than total slots: the gateway's queue holds the rest.
       routing: { queue: { maxWaiting: 100, maxWaitMs: 5000 }, retries: { enabled: false } },
@@ -120,7 +125,11 @@ describe('routing over real sockets', () => {
 
 describe('regions over real sockets', () => {
   /** Polls GET /readyz until it answers `status`; returns how long that took. */
-  async function readyzBecomes(session: http2.ClientHttp2Session, status: number, withinMs: number): Promise<number> {
+  async function readyzBecomes(
+    session: http2.ClientHttp2Session,
+    status: number,
+    withinMs: number,
+  ): Promise<number> {
     const started = performance.now();
     let last = 0;
     while (performance.now() - started < withinMs) {
@@ -131,7 +140,7 @@ describe('regions over real sockets', () => {
     throw new Error(`/readyz still ${last} after ${withinMs} ms`);
   }
 
-  it('local capacity dies: readiness 503 within 2 s and traffic spills to the next region; it returns: 200 within 2 s, traffic comes back', async () => {
+  it('local capacity dies: readiness 503 within 2 s and traffic spills to the next region; it returns: 200 within 2 s, traffic comes back', async (t) => {
     let local: Simulator = await startSimulator({ ttftMs: 5, tokenMs: 2, maxTokens: 4 });
     const port = local.port;
     const remote = await startSimulator({ ttftMs: 5, tokenMs: 2, maxTokens: 4 });
@@ -162,7 +171,10 @@ describe('regions over real sockets', () => {
       assert.match(ready.body, /GW_NO_HEALTHY_UPSTREAM/);
       assert.equal(gw.router.nearestRegionUrl(), 'https://us.gw.example');
       const spilled = await closedLoop(session, 4, 300);
-      assert.ok(spilled.every((r) => r.status === 200), 'served by the next region');
+      assert.ok(
+        spilled.every((r) => r.status === 200),
+        'served by the next region',
+      );
       assert.equal(remote.stats().requests, spilled.length);
 
       local = await startSimulator({ port, ttftMs: 5, tokenMs: 2, maxTokens: 4 });
@@ -177,7 +189,7 @@ describe('regions over real sockets', () => {
         'traffic back in-region',
       );
       assert.ok(local.stats().requests > 0);
-      process.stdout.write(`# readiness: 503 after ${downMs.toFixed(0)} ms, 200 after ${upMs.toFixed(0)} ms\n`);
+      t.diagnostic(`readiness: 503 after ${downMs.toFixed(0)} ms, 200 after ${upMs.toFixed(0)} ms`);
     } finally {
       session.close();
       await gw.close(100);

@@ -17,7 +17,12 @@ after(() => {
 function setup(
   deployments: GatewayConfigInput['deployments'],
   routing: GatewayConfigInput['routing'] = {},
-): { router: Router; registry: Registry; clock: { now: number }; req: (o?: Partial<RouteRequest>) => RouteRequest } {
+): {
+  router: Router;
+  registry: Registry;
+  clock: { now: number };
+  req: (o?: Partial<RouteRequest>) => RouteRequest;
+} {
   const cfg = validateConfig({
     auth: { mode: 'none' },
     deployments,
@@ -64,12 +69,15 @@ describe('router: regions, capacity, queue, spill-over', () => {
     }
   });
 
-  it('never exceeds a deployment\'s capacity; when the region is full, a request waits, then spills', async () => {
+  it("never exceeds a deployment's capacity; when the region is full, a request waits, then spills", async () => {
     const { router, req, clock } = setup([dep('eu-1', 'eu', { maxConcurrent: 2 }), dep('us-1', 'us')], {
       queue: { maxWaiting: 10, maxWaitMs: 50 },
     });
     const held = [router.acquire(req()) as Lease, router.acquire(req()) as Lease];
-    assert.deepEqual(held.map((l) => l.deployment.name), ['eu-1', 'eu-1']);
+    assert.deepEqual(
+      held.map((l) => l.deployment.name),
+      ['eu-1', 'eu-1'],
+    );
     const waiting = router.acquire(req());
     assert.ok(waiting instanceof Promise, 'full but healthy: wait for local capacity first');
     assert.equal(router.stats().queued, 1);
@@ -80,7 +88,9 @@ describe('router: regions, capacity, queue, spill-over', () => {
   });
 
   it('a slot freed while waiting goes to the first waiter', async () => {
-    const { router, req } = setup([dep('eu-1', 'eu', { maxConcurrent: 1 })], { queue: { maxWaiting: 10, maxWaitMs: 5000 } });
+    const { router, req } = setup([dep('eu-1', 'eu', { maxConcurrent: 1 })], {
+      queue: { maxWaiting: 10, maxWaitMs: 5000 },
+    });
     const first = router.acquire(req()) as Lease;
     const w1 = router.acquire(req()) as Promise<Lease>;
     const w2 = router.acquire(req()) as Promise<Lease>;
@@ -100,7 +110,9 @@ describe('router: regions, capacity, queue, spill-over', () => {
   });
 
   it('full everywhere and no room in the queue: 503 GW_NO_CAPACITY with Retry-After', () => {
-    const { router, req } = setup([dep('eu-1', 'eu', { maxConcurrent: 1 })], { queue: { maxWaiting: 0, maxWaitMs: 50 } });
+    const { router, req } = setup([dep('eu-1', 'eu', { maxConcurrent: 1 })], {
+      queue: { maxWaiting: 0, maxWaitMs: 50 },
+    });
     router.acquire(req());
     assert.throws(
       () => router.acquire(req()),
@@ -117,7 +129,10 @@ describe('router: regions, capacity, queue, spill-over', () => {
     const signal = new RequestSignal();
     const waiting = router.acquire(req({ signal })) as Promise<Lease>;
     signal.abort(new GatewayError('GW_DEADLINE_EXCEEDED'));
-    await assert.rejects(waiting, (e: unknown) => e instanceof GatewayError && e.code === 'GW_DEADLINE_EXCEEDED');
+    await assert.rejects(
+      waiting,
+      (e: unknown) => e instanceof GatewayError && e.code === 'GW_DEADLINE_EXCEEDED',
+    );
     assert.equal(router.stats().queued, 0);
   });
 

@@ -38,7 +38,11 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
   const counters = new SimulatorCounters();
   const scheduler = new SlotScheduler(options.slots, options.queueLimit);
   let last: RecordedRequest | undefined;
-  const stats = (): SimulatorStats => counters.snapshot(scheduler.active, scheduler.queued);
+  const stats = (): SimulatorStats => counters.snapshot(scheduler);
+  const resetStats = (): void => {
+    counters.reset();
+    scheduler.resetPeaks();
+  };
 
   const route = createRouter({
     options,
@@ -48,7 +52,7 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
     record: (r) => {
       last = r;
     },
-    resetStats: () => counters.reset(),
+    resetStats,
     statsJson: () => JSON.stringify(stats()),
   });
 
@@ -86,7 +90,7 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
     url: `http://${urlHost(options.host)}:${port}`,
     port,
     stats,
-    resetStats: () => counters.reset(),
+    resetStats,
     lastRequest: () => last,
     close() {
       closing ??= new Promise<void>((resolve) => {

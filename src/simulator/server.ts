@@ -8,6 +8,7 @@ import { DecodeBatch } from './batch.js';
 import { h1Exchange, h2Exchange } from './exchange.js';
 import { createRouter } from './handlers.js';
 import { resolveSimulatorOptions, type SimulatorOptions } from './options.js';
+import { PrefixCache } from './prefix-cache.js';
 import { SlotScheduler } from './scheduler.js';
 import { SimulatorCounters, type SimulatorStats } from './stats.js';
 
@@ -39,6 +40,8 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
   const scheduler = new SlotScheduler(options.slots, options.queueLimit);
   let last: RecordedRequest | undefined;
   const stats = (): SimulatorStats => counters.snapshot(scheduler);
+  // The cache's contents survive a reset, as a GPU's KV cache would: a reset starts a new
+  // measurement (e.g. after a warm-up), it does not cool the server down.
   const resetStats = (): void => {
     counters.reset();
     scheduler.resetPeaks();
@@ -49,6 +52,10 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
     counters,
     scheduler,
     batch: new DecodeBatch(),
+    prefixCache:
+      options.prefixCacheEntries > 0
+        ? new PrefixCache(options.prefixCacheEntries, options.prefixChars)
+        : undefined,
     record: (r) => {
       last = r;
     },

@@ -24,6 +24,10 @@ export interface SimulatorStats {
   rejected: number;
   /** Requests answered with an error (bad body, injected status) or aborted by an injected fault. */
   errors: number;
+  /** Generations whose prompt prefix was in the prefix cache when they got a slot. */
+  prefix_cache_hits: number;
+  /** Generations whose prompt prefix was not cached (it is now); 0 with the cache disabled. */
+  prefix_cache_misses: number;
 }
 
 type CounterName = Exclude<keyof SimulatorStats, 'active' | 'queued' | 'peak_active' | 'peak_queued'>;
@@ -37,6 +41,8 @@ export class SimulatorCounters {
   tokens_after_cancel = 0;
   rejected = 0;
   errors = 0;
+  prefix_cache_hits = 0;
+  prefix_cache_misses = 0;
 
   /** Zeroes the counters (gauges are live values and are not touched). */
   reset(): void {
@@ -57,6 +63,8 @@ export class SimulatorCounters {
       peak_queued: gauges.peakQueued,
       rejected: this.rejected,
       errors: this.errors,
+      prefix_cache_hits: this.prefix_cache_hits,
+      prefix_cache_misses: this.prefix_cache_misses,
     };
   }
 }
@@ -69,4 +77,6 @@ const COUNTERS: readonly CounterName[] = [
   'tokens_after_cancel',
   'rejected',
   'errors',
+  'prefix_cache_hits',
+  'prefix_cache_misses',
 ];

@@ -49,6 +49,8 @@ describe('simulator routes', () => {
       peak_queued: 0,
       rejected: 0,
       errors: 0,
+      prefix_cache_hits: 0,
+      prefix_cache_misses: 1,
     });
     assert.deepEqual(stats, sim.stats());
     const reset = await h2Request(session, { method: 'POST', path: '/stats/reset' });
@@ -56,6 +58,7 @@ describe('simulator routes', () => {
     assert.equal(sim.stats().requests, 0);
     assert.equal(sim.stats().tokens_generated, 0);
     assert.equal(sim.stats().peak_active, 0, 'peaks restart from the current (idle) level');
+    assert.equal(sim.stats().prefix_cache_misses, 0);
   });
 
   test('bad JSON is a 400 invalid_request_error', async () => {

@@ -8,7 +8,13 @@ import type { DispatchControl, ResponseHeaders, UpstreamHandler } from '../upstr
 import type { RequestContext } from './context.js';
 import { respondError } from './respond.js';
 import { upstreamBody } from './upstream-body.js';
-import { isRetryableError, isRetryableStatus, isServerFailure, statusError } from './upstream-status.js';
+import {
+  isGatewaySide,
+  isRetryableError,
+  isRetryableStatus,
+  statusError,
+  statusOutcome,
+} from './upstream-status.js';
 import type { CompletionBody } from './validate.js';
 
 /** Content types a completion may arrive in: SSE, JSON, NDJSON. */
@@ -64,26 +70,33 @@ export class Attempt implements UpstreamHandler {
       throw err;
     }
     ctx.signal.addEventListener('abort', this.onAbort);
-    this.control = d.dispatcher.dispatch(
-      {
-        method: 'POST',
-        path: target.path,
-        headers: { ...d.baseHeaders, 'x-request-id': ctx.id },
-        body: payload,
-        signal: ctx.signal,
-      },
-      this,
-    );
+    try {
+      this.control = d.dispatcher.dispatch(
+        {
+          method: 'POST',
+          path: target.path,
+          headers: { ...d.baseHeaders, 'x-request-id': ctx.id },
+          body: payload,
+          signal: ctx.signal,
+        },
+        this,
+      );
+    } catch (err) {
+      // Transports report failures through the handler; a throw is a bug, but must not keep the slot.
+      this.done = true;
+      this.finish('neutral', 'dispatch threw');
+      throw err;
+    }
   }
 
   onResponseStart(status: number, headers: ResponseHeaders): void {
     if (this.done) return;
     if (status !== 200) {
       this.done = true;
-      const failure = isServerFailure(status);
-      this.finish(failure ? 'failure' : 'success', `answered ${status}`);
-      if (isRetryableStatus(status) && this.retry(`answered ${status}`)) return;
-      respondError(this.fr.ex, this.fr.ctx, statusError(status));
+      this.finish(statusOutcome(status), `answered ${status}`);
+      const err = statusError(status);
+      if (isRetryableStatus(status) && this.retry(`answered ${status}`, err)) return;
+      respondError(this.fr.ex, this.fr.ctx, err);
       return;
     }
     const contentType = headers['content-type'];
@@ -133,8 +146,8 @@ export class Attempt implements UpstreamHandler {
   onResponseError(err: GatewayError): void {
     if (this.done) return;
     this.done = true;
-    this.finish('failure', err.detail ?? err.code);
-    if (this.fr.ctx.chunks === 0 && isRetryableError(err) && this.retry(err.code)) return;
+    this.finish(isGatewaySide(err) ? 'neutral' : 'failure', err.code);
+    if (this.fr.ctx.chunks === 0 && isRetryableError(err) && this.retry(err.code, err)) return;
     respondError(this.fr.ex, this.fr.ctx, err);
   }
 
@@ -161,39 +174,39 @@ export class Attempt implements UpstreamHandler {
     this.lease.release(outcome, reason);
   }
 
-  /** Starts a second attempt elsewhere if this one may be retried; false leaves the error to the caller. */
-  private retry(reason: string): boolean {
-    const { ctx, router, model, key } = this.fr;
-    if (!this.fr.retries || this.retried || ctx.signal.aborted || this.fr.ex.headersSent) return false;
+  /**
+   * Retries elsewhere if this attempt may be retried, answering the client with `err` when no
+   * deployment can take the retry; false (nothing done) when it may not be retried at all.
+   * The pick waits for the I/O already received to be handled (setImmediate): when a region's
+   * servers die together, the other connections' closes are in the same batch of events, and
+   * seeing them first sends the retry to another region instead of a dead sibling.
+   */
+  private retry(reason: string, err: GatewayError): boolean {
+    const { ctx, router, model, key, ex } = this.fr;
+    if (!this.fr.retries || this.retried || ctx.signal.aborted || ex.headersSent) return false;
     const failed = this.lease.deployment;
-    let next: Lease | undefined;
-    try {
-      // Only a deployment with room right now: a retry does not queue behind other requests.
-      next = router.acquireNow({
+    setImmediate(() => {
+      if (ctx.signal.aborted || ex.closed) return;
+      // A healthy deployment with room right now and a transport not failing fast: a retry
+      // neither queues nor uses panic routing, and spends budget only when it is sent.
+      const next = router.acquireForRetry({
         model,
         key,
         exclude: failed,
         signal: ctx.signal,
         deadlineAt: ctx.deadlineAt,
       });
-    } catch {
-      return false;
-    }
-    if (next === undefined) return false;
-    if (!router.retryBudget.tryRetry(performance.now())) {
-      next.release('neutral');
-      return false;
-    }
-    if (channels.requestRetry.hasSubscribers) {
-      const event: RetryEvent = { requestId: ctx.id, from: failed.name, to: next.deployment.name, reason };
-      channels.requestRetry.publish(event);
-    }
-    try {
-      new Attempt(this.fr, next, true).send();
-    } catch (err) {
-      // Called from a transport callback: an exception must become the client's error, not a crash.
-      respondError(this.fr.ex, ctx, err);
-    }
+      if (next === undefined) return respondError(ex, ctx, err);
+      if (channels.requestRetry.hasSubscribers) {
+        const event: RetryEvent = { requestId: ctx.id, from: failed.name, to: next.deployment.name, reason };
+        channels.requestRetry.publish(event);
+      }
+      try {
+        new Attempt(this.fr, next, true).send();
+      } catch (thrown) {
+        respondError(ex, ctx, thrown);
+      }
+    });
     return true;
   }
 }

@@ -69,7 +69,7 @@ export function createCompletionHandler(
         lease.release('neutral');
         return;
       }
-      router.retryBudget.onRequest(lease.startedAt);
+      router.countRequest();
       const fr: ForwardRequest = { ex, ctx, router, model, raw, body, key, retries: routing.retries.enabled };
       new Attempt(fr, lease, false).send();
     } catch (err) {

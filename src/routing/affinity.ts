@@ -81,7 +81,9 @@ export function affinityPick<T extends AffinityNode>(
       }
     }
     if (best === undefined) return undefined;
-    if (best.outstanding + 1 <= Math.ceil(perCapacity * best.capacity)) return best;
+    // +1: with only a few requests in flight the rounded share is 1 or 2, and without slack
+    // about a tenth of keyed requests left their deployment (and its cache) for nothing.
+    if (best.outstanding + 1 <= Math.ceil(perCapacity * best.capacity) + 1) return best;
     ceiling = bestScore;
   }
   return undefined;

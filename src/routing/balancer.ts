@@ -10,12 +10,14 @@ export interface LoadInfo {
 }
 
 /**
- * Expected cost of one more request: how fast it answers, stretched by how full its batch is,
- * divided by its weight. A fast deployment keeps winning until its batch fills; a slow one
- * takes the overflow.
+ * Expected cost of one more request: how fast it answers times how many it would then be
+ * serving (Finagle's peak-EWMA cost), per unit of batch capacity and weight. Deployments of
+ * similar speed share load in proportion to capacity (one with twice the batch takes twice the
+ * requests); a much faster one keeps winning until its batch is nearly full, and the slower
+ * ones take the overflow.
  */
 export function cost(n: LoadInfo): number {
-  return ((n.ttfbMs + 1) * (1 + n.outstanding / n.capacity)) / n.weight;
+  return ((n.ttfbMs + 1) * (n.outstanding + 1)) / (n.capacity * n.weight);
 }
 
 /**

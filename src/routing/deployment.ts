@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { DeploymentConfig, RoutingConfig } from '../config/schema.js';
 import { channels, type HealthEvent } from '../telemetry/events.js';
 import type { Dispatcher } from '../upstream/dispatcher.js';
@@ -34,6 +35,8 @@ export class Deployment implements AffinityNode {
   readonly ttfb: Ewma;
   /** Requests sent and not yet finished (the gateway's own count, not the transport's). */
   outstanding = 0;
+  /** performance.now() of the last successful completion (-Infinity: none yet). */
+  lastSuccessAt = -Infinity;
 
   constructor(cfg: DeploymentConfig, index: number, routing: RoutingConfig) {
     this.name = cfg.name;
@@ -54,7 +57,9 @@ export class Deployment implements AffinityNode {
             resetPerSecond: cfg.resetBudget.perSecond,
           })
         : new Http1Transport(this.endpoint, {
-            maxConnections: cfg.maxConnections ?? DEFAULT_H1_CONNECTIONS,
+            // One connection per request in flight, plus one so the health probe never waits
+            // behind a full batch.
+            maxConnections: cfg.maxConnections ?? Math.max(DEFAULT_H1_CONNECTIONS, cfg.maxConcurrent + 1),
             connectTimeoutMs: cfg.connectTimeoutMs,
           });
     this.baseHeaders = Object.freeze({
@@ -72,8 +77,9 @@ export class Deployment implements AffinityNode {
     });
   }
 
+  /** The time-to-first-byte average as of now (drifting back to the prior while unsampled). */
   get ttfbMs(): number {
-    return this.ttfb.value;
+    return this.ttfb.valueAt(performance.now());
   }
 
   /** May take one more request now: healthy (or due a trial) and below its batch capacity. */

@@ -60,21 +60,31 @@ export class DeploymentHealth {
     return this.passive === 'healthy' || !this.trialInFlight;
   }
 
+  /** Fully healthy: a region of these that is full is worth waiting for. */
+  get healthy(): boolean {
+    return this.passive === 'healthy' && !this.probeDown;
+  }
+
   /** Counts as capacity for readiness: healthy, or due a trial. */
   usable(now: number): boolean {
     if (this.probeDown) return false;
     return this.passive !== 'ejected' || now >= this.ejectedUntil;
   }
 
-  /** A request was sent (after available() said yes). */
-  onDispatch(): void {
-    if (this.passive === 'half-open') this.trialInFlight = true;
+  /**
+   * A request was sent (after available() said yes). Returns true when it is the half-open trial:
+   * only the trial's own outcome decides, not that of requests sent before the ejection.
+   */
+  onDispatch(): boolean {
+    if (this.passive !== 'half-open') return false;
+    this.trialInFlight = true;
+    return true;
   }
 
-  onSuccess(now: number): void {
+  onSuccess(now: number, trial = false): void {
     this.consecutiveFailures = 0;
     this.window.record(false, now);
-    if (this.passive === 'half-open') {
+    if (trial && this.passive === 'half-open') {
       this.trialInFlight = false;
       this.recoveredAt = now;
       this.window.reset();
@@ -82,11 +92,11 @@ export class DeploymentHealth {
     }
   }
 
-  onFailure(now: number, reason: string): void {
+  onFailure(now: number, reason: string, trial = false): void {
     this.window.record(true, now);
     this.consecutiveFailures++;
     if (this.passive === 'half-open') {
-      this.eject(now, `trial request failed (${reason})`);
+      if (trial) this.eject(now, `trial request failed (${reason})`);
       return;
     }
     if (this.passive !== 'healthy') return;
@@ -101,12 +111,13 @@ export class DeploymentHealth {
   }
 
   /** The request ended without telling us anything (the client cancelled): a trial slot frees up. */
-  onNeutral(): void {
-    if (this.passive === 'half-open') this.trialInFlight = false;
+  onNeutral(trial = false): void {
+    if (trial && this.passive === 'half-open') this.trialInFlight = false;
   }
 
   onProbe(ok: boolean, now: number, reason = ''): void {
     if (ok) {
+      const wasFailing = this.probeFailures > 0 || this.probeDown;
       this.probeFailures = 0;
       this.probeSuccesses++;
       if (this.probeDown && this.probeSuccesses >= this.activeCfg.healthyThreshold) {
@@ -114,8 +125,10 @@ export class DeploymentHealth {
         this.probeDown = false;
         this.emit(from, 'probe answered');
       }
-      // The server answers again: try real traffic now rather than wait out a long cool-down.
-      if (this.passive === 'ejected' && now < this.ejectedUntil) {
+      // The server answers again after the probe had lost it: try real traffic now rather than
+      // wait out a long cool-down. (An ejection for bad answers, with the probe fine all along,
+      // keeps its cool-down: the probe knows nothing new.)
+      if (wasFailing && this.passive === 'ejected' && now < this.ejectedUntil) {
         this.ejectedUntil = now;
         this.set('half-open', 'probe answered during cool-down');
       }

@@ -11,6 +11,8 @@ export type LeaseOutcome = 'success' | 'failure' | 'neutral';
 export class Lease {
   private released = false;
   private sampled = false;
+  /** The one request a half-open deployment lets through: its outcome alone decides. */
+  readonly trial: boolean;
 
   constructor(
     readonly target: Target,
@@ -20,7 +22,7 @@ export class Lease {
   ) {
     const d = target.deployment;
     d.outstanding++;
-    d.health.onDispatch();
+    this.trial = d.health.onDispatch();
   }
 
   get deployment(): Target['deployment'] {

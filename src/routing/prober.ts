@@ -39,8 +39,12 @@ export class Prober {
   private schedule(d: Deployment, ms: number): void {
     if (this.closed) return;
     const timer = setTimeout(() => {
-      void probe(d, d.probePath as string, this.cfg.timeoutMs).then(({ ok, reason }) => {
+      const sentAt = performance.now();
+      void probe(d, d.probePath as string, this.cfg.timeoutMs).then(({ ok, reason, timedOut }) => {
         if (this.closed) return;
+        // A probe that timed out while completions kept succeeding waited behind them for a
+        // connection or stream (a deployment at full batch): no verdict, the traffic is the proof.
+        if (!ok && timedOut && d.lastSuccessAt >= sentAt) return this.schedule(d, this.cfg.intervalMs);
         d.health.onProbe(ok, performance.now(), reason);
         const suspect = d.health.probeSuspect;
         this.schedule(d, suspect ? Math.max(50, Math.floor(this.cfg.intervalMs / 4)) : this.cfg.intervalMs);
@@ -51,35 +55,35 @@ export class Prober {
   }
 }
 
-/** One probe: ok on a 2xx within the timeout; the reason says what went wrong otherwise. */
+/**
+ * One probe. Any HTTP answer below 500 (except 429) means the server is up and answering: a
+ * server without this path (404) still proves that, and marking it down would take a working
+ * deployment, and with it the instance's readiness, out of rotation. 5xx, 429, no answer within
+ * the timeout, and connection failures are down.
+ */
 export function probe(
   d: Deployment,
   path: string,
   timeoutMs: number,
-): Promise<{ ok: boolean; reason: string }> {
+): Promise<{ ok: boolean; reason: string; timedOut: boolean }> {
   return new Promise((resolve) => {
     const signal = new RequestSignal();
     let settled = false;
-    const settle = (ok: boolean, reason: string): void => {
+    const settle = (ok: boolean, reason: string, timedOut = false): void => {
       if (settled) return;
       settled = true;
-      resolve({ ok, reason });
+      resolve({ ok, reason, timedOut });
     };
     // Also bounds a body that never ends after a good status: the stream is reset then.
     const timer = setTimeout(() => {
-      settle(false, `no answer in ${timeoutMs} ms`);
+      settle(false, `no answer in ${timeoutMs} ms`, true);
       signal.abort(undefined);
     }, timeoutMs);
     timer.unref();
     const { 'content-type': _ignored, ...headers } = d.baseHeaders;
     const handler: UpstreamHandler = {
       onResponseStart(status) {
-        if (status >= 200 && status < 300) settle(true, '');
-        else if (status === 404)
-          settle(
-            false,
-            `${path} answered 404: set deployments[].healthCheck.path to a route this server has`,
-          );
+        if (status < 500 && status !== 429) settle(true, '');
         else settle(false, `${path} answered ${status}`);
       },
       onResponseData: () => true,

@@ -22,15 +22,24 @@ export class RetryBudget {
     this.requests.record(false, now);
   }
 
-  /** Takes one retry from the budget if there is one. */
-  tryRetry(now: number): boolean {
+  /** Is there room for one more retry? (Counted as refused when not.) */
+  canRetry(now: number): boolean {
     const allowed = this.requests.counts(now).total * this.ratio + (this.minPerSecond * WINDOW_MS) / 1000;
-    if (this.retries.counts(now).total + 1 > allowed) {
-      this.refusedTotal++;
-      return false;
-    }
+    if (this.retries.counts(now).total + 1 <= allowed) return true;
+    this.refusedTotal++;
+    return false;
+  }
+
+  /** Records a retry that is being sent. */
+  spend(now: number): void {
     this.retries.record(false, now);
     this.retriesTotal++;
+  }
+
+  /** Takes one retry from the budget if there is one. */
+  tryRetry(now: number): boolean {
+    if (!this.canRetry(now)) return false;
+    this.spend(now);
     return true;
   }
 }

@@ -55,6 +55,7 @@ export class Router {
   private spilledTotal = 0;
   private panicTotal = 0;
   private noCapacityTotal = 0;
+  private closed = false;
   private readonly release = (lease: Lease, outcome: LeaseOutcome, reason: string, now: number): void =>
     this.onRelease(lease, outcome, reason, now);
 
@@ -73,24 +74,47 @@ export class Router {
    * frees up in time; rejects with the signal's reason if the request is aborted while waiting.
    */
   acquire(req: RouteRequest): Lease | Promise<Lease> {
+    if (this.closed) throw new GatewayError('GW_SHUTTING_DOWN');
     const now = this.clock();
     const lease = this.pick(req, false, now);
     if (lease !== undefined) return lease;
     const maxWaitMs = this.cfg.queue.maxWaitMs;
     const leftMs = req.deadlineAt - now;
     if (maxWaitMs > 0 && leftMs > 0 && this.waiters.length < this.cfg.queue.maxWaiting)
-      // When the deadline comes first it ends the wait (504, via the request's signal), not a 503.
-      return this.enqueue(req, leftMs <= maxWaitMs ? undefined : maxWaitMs);
+      return this.enqueue(req, this.waitMs(req, leftMs, maxWaitMs));
     const spilled = this.pick(req, true, now);
     if (spilled === undefined) throw this.noCapacity();
     return spilled;
   }
 
-  /** A lease only if some deployment, in any region, has room right now (retries do not queue). */
-  acquireNow(req: RouteRequest): Lease | undefined {
+  /**
+   * How long a request waits for local capacity before it spills over. With another region to
+   * spill to, at most half of what is left of its deadline, so the spill still has time to
+   * answer; with none, up to the deadline itself, which then ends the wait as a 504 (undefined:
+   * no timer of our own).
+   */
+  private waitMs(req: RouteRequest, leftMs: number, maxWaitMs: number): number | undefined {
+    if (req.model.tiers.length > 1) return Math.max(1, Math.min(maxWaitMs, leftMs / 2));
+    return leftMs <= maxWaitMs ? undefined : maxWaitMs;
+  }
+
+  /**
+   * A lease for a retry: only a healthy deployment, in any region, with room right now and a
+   * transport that is not failing fast (retries neither queue nor use panic routing: when a
+   * region's servers die together, the retry goes to the next region, not to a dead sibling),
+   * and only while the retry budget has room.
+   */
+  acquireForRetry(req: RouteRequest): Lease | undefined {
     const now = this.clock();
-    if (now >= req.deadlineAt) return undefined;
-    return this.pick(req, true, now);
+    if (this.closed || now >= req.deadlineAt || !this.retryBudget.canRetry(now)) return undefined;
+    const lease = this.pick(req, true, now, true);
+    if (lease !== undefined) this.retryBudget.spend(now);
+    return lease;
+  }
+
+  /** Deposits one first attempt into the retry budget. */
+  countRequest(): void {
+    this.retryBudget.onRequest(this.clock());
   }
 
   /** Whether this instance has healthy capacity in its own region (GET /readyz). */
@@ -130,8 +154,9 @@ export class Router {
     };
   }
 
-  /** Rejects every waiting request (shutdown). */
+  /** Shutdown: rejects every waiting request (503, they may retry elsewhere) and every new one. */
   close(): void {
+    this.closed = true;
     for (const w of this.waiters.splice(0)) {
       if (w.timer !== undefined) clearTimeout(w.timer);
       w.req.signal.removeEventListener('abort', w.onAbort);
@@ -140,23 +165,23 @@ export class Router {
   }
 
   /**
-   * One pass over the model's regions. Without `spill`, a local region that is healthy but full
-   * stops the search (the request waits for it first); with it, every region is tried.
+   * One pass over the model's regions. Without `spill`, a local region with healthy deployments
+   * that are merely full stops the search (the request waits for it first); with it, every region
+   * is tried. A region whose deployments are ejected, down or only half-open is passed at once.
    */
-  private pick(req: RouteRequest, spill: boolean, now: number): Lease | undefined {
+  private pick(req: RouteRequest, spill: boolean, now: number, retry = false): Lease | undefined {
     const tiers = req.model.tiers;
     let anyUsable = false;
     for (let i = 0; i < tiers.length; i++) {
-      const tier = tiers[i] as readonly Target[];
-      const { target, usable } = this.pickInTier(tier, req, now);
+      const target = this.pickInTier(tiers[i] as readonly Target[], req, now, retry);
       if (target !== undefined) {
         if (i > 0) this.spilledTotal++;
         return new Lease(target, now, this.release, this.clock);
       }
-      anyUsable ||= usable;
-      if (i === 0 && usable && !spill) return undefined;
+      anyUsable ||= this.tierUsable;
+      if (i === 0 && this.tierHealthy && !spill) return undefined;
     }
-    if (anyUsable) return undefined;
+    if (anyUsable || retry) return undefined;
     // Nothing healthy anywhere: try any deployment with room rather than refuse outright.
     const target = this.panicPick(req);
     if (target === undefined) return undefined;
@@ -164,34 +189,43 @@ export class Router {
     return new Lease(target, now, this.release, this.clock);
   }
 
-  /** The chosen target in one region, and whether the region has healthy deployments at all. */
+  /** Set by pickInTier (no object per call on the hot path): the tier has healthy / usable deployments. */
+  private tierHealthy = false;
+  private tierUsable = false;
+
+  /** The chosen target in one region, or undefined (then see tierHealthy / tierUsable). */
   private pickInTier(
     tier: readonly Target[],
     req: RouteRequest,
     now: number,
-  ): { target: Target | undefined; usable: boolean } {
+    retry: boolean,
+  ): Target | undefined {
+    this.tierHealthy = false;
+    this.tierUsable = false;
     // One target (the common single-replica region): no array, no draw.
     if (tier.length === 1) {
       const t = tier[0] as Target;
       const d = t.deployment;
-      if (d === req.exclude || !d.health.usable(now)) return { target: undefined, usable: false };
-      return { target: d.eligible(now) ? t : undefined, usable: true };
+      if (d === req.exclude || !d.health.usable(now)) return undefined;
+      this.tierUsable = true;
+      this.tierHealthy = d.health.healthy;
+      return d.eligible(now) && (!retry || d.dispatcher.reachable) ? t : undefined;
     }
-    let usable = false;
     const candidates: Deployment[] = [];
     for (const t of tier) {
       const d = t.deployment;
       if (d === req.exclude || !d.health.usable(now)) continue;
-      usable = true;
-      if (d.eligible(now)) candidates.push(d);
+      this.tierUsable = true;
+      if (d.health.healthy) this.tierHealthy = true;
+      if (d.eligible(now) && (!retry || d.dispatcher.reachable)) candidates.push(d);
     }
-    if (candidates.length === 0) return { target: undefined, usable };
+    if (candidates.length === 0) return undefined;
     const chosen =
       (req.key === undefined || !this.cfg.affinity.enabled
         ? undefined
         : affinityPick(candidates, req.key, this.cfg.affinity.loadFactor)) ??
       powerOfTwo(candidates, this.random);
-    return { target: tier.find((t) => t.deployment === chosen), usable };
+    return tier.find((t) => t.deployment === chosen);
   }
 
   private panicPick(req: RouteRequest): Target | undefined {
@@ -241,14 +275,26 @@ export class Router {
 
   private onRelease(lease: Lease, outcome: LeaseOutcome, reason: string, now: number): void {
     const health = lease.deployment.health;
-    if (outcome === 'success') health.onSuccess(now);
-    else if (outcome === 'failure') health.onFailure(now, reason);
-    else health.onNeutral();
+    if (outcome === 'success') {
+      lease.deployment.lastSuccessAt = now;
+      health.onSuccess(now, lease.trial);
+    } else if (outcome === 'failure') health.onFailure(now, reason, lease.trial);
+    else health.onNeutral(lease.trial);
     if (this.waiters.length === 0) return;
-    // One slot freed: the first waiter (in arrival order) that can use it gets it.
+    // One slot freed: the first waiter (in arrival order) that can use it gets it. Waiters of a
+    // model that does not use the released deployment are skipped without a pick, and once a
+    // model's pick fails, its other waiters would fail the same way: one pick per model, so a
+    // full queue costs a scan, not a thousand picks.
+    const released = lease.deployment;
+    let failed: Model | undefined;
     for (const w of this.waiters) {
+      const model = w.req.model;
+      if (model === failed || !uses(model, released)) continue;
       const next = this.pick(w.req, false, now);
-      if (next === undefined) continue;
+      if (next === undefined) {
+        failed = model;
+        continue;
+      }
       this.remove(w);
       w.resolve(next);
       return;
@@ -262,4 +308,10 @@ export class Router {
       retryAfterS: 1,
     });
   }
+}
+
+/** Does the model route to this deployment? (A handful of targets: a scan beats a set.) */
+function uses(model: Model, d: Deployment): boolean {
+  for (const t of model.targets) if (t.deployment === d) return true;
+  return false;
 }

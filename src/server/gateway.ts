@@ -182,6 +182,9 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
 
   async function close(graceMs = limits.shutdownGraceMs): Promise<void> {
     draining = true;
+    // Requests waiting for capacity get a clean 503 now (they may retry elsewhere), while their
+    // clients are still connected.
+    router.close();
     for (const s of servers) s.close();
     // GOAWAY: clients finish their open streams here and open new ones elsewhere.
     for (const session of h2Sessions) session.close();
@@ -194,7 +197,6 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     for (const session of h2Sessions) session.destroy();
     for (const socket of h1Sockets) socket.destroy();
     prober.close();
-    router.close();
     await registry.close();
     await auth?.close();
   }

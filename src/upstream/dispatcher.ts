@@ -61,6 +61,11 @@ export interface Dispatcher {
   dispatch(req: UpstreamRequest, handler: UpstreamHandler): DispatchControl;
   /** Requests in flight right now (cheap: read on every routing decision). */
   readonly inflight: number;
+  /**
+   * False while the transport fails fast: its last connect failed, or its connection was lost
+   * without GOAWAY, and the backoff has not elapsed. Retries avoid such deployments.
+   */
+  readonly reachable: boolean;
   stats(): DispatcherStats;
   /** Graceful: lets in-flight requests finish, then closes connections. */
   close(): Promise<void>;

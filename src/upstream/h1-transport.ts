@@ -44,6 +44,9 @@ export class Http1Transport implements Dispatcher {
     });
   }
 
+  /** undici reconnects per request; the gateway keeps no connect state for HTTP/1.1. */
+  readonly reachable = true;
+
   get inflight(): number {
     return this.active;
   }

@@ -55,6 +55,8 @@ interface PooledSession {
   goawayLastStreamId: number | undefined;
   pingTimer: NodeJS.Timeout | undefined;
   pingOutstanding: boolean;
+  /** Retired by us to stay within the peer's reset budget: its close is not a failure. */
+  retired: boolean;
 }
 
 /** Flow control that follows a request across a transparent retry onto another stream. */
@@ -101,6 +103,10 @@ export class Http2Pool implements Dispatcher {
 
   get inflight(): number {
     return this.active;
+  }
+
+  get reachable(): boolean {
+    return this.sessions.some((ps) => !ps.draining) || this.backoff.waitMs(Date.now()) === 0;
   }
 
   dispatch(req: UpstreamRequest, handler: UpstreamHandler): DispatchControl {
@@ -176,6 +182,7 @@ export class Http2Pool implements Dispatcher {
       stream.close(NGHTTP2_CANCEL);
       if (ps.resets.spend(Date.now()) && !ps.draining) {
         this.rotationsTotal++;
+        ps.retired = true;
         this.drain(ps);
       }
     };
@@ -322,6 +329,7 @@ export class Http2Pool implements Dispatcher {
       draining: false,
       pingTimer: undefined,
       pingOutstanding: false,
+      retired: false,
     };
     this.sessions.push(ps);
     this.connectsTotal++;
@@ -365,7 +373,12 @@ export class Http2Pool implements Dispatcher {
     });
     session.on('close', () => {
       clearTimeout(connectTimer);
-      if (!connected && !this.closed) this.backoff.fail(Date.now());
+      // A failed connect backs off; so does losing a live session without GOAWAY (the server
+      // process died, the link dropped: RFC 9113 asks a server to send GOAWAY before it closes).
+      // Then the pool fails fast for a moment and a retry goes to another deployment instead of
+      // a server that is most likely gone; a probe or the next connect after the backoff finds out.
+      const lost = connected && ps.goawayLastStreamId === undefined && !ps.retired;
+      if ((!connected || lost) && !this.closed) this.backoff.fail(Date.now());
       this.drain(ps);
     });
     return ps;

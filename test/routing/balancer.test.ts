@@ -48,10 +48,13 @@ describe('balancer: power of two choices', () => {
     assert.equal(powerOfTwo([fast, slow], seq(0.1, 0.9))?.name, 'fast');
   });
 
-  it('a fast deployment whose batch is nearly full loses to an idle one of similar speed', () => {
-    const busy = node('busy', { ttfbMs: 40, outstanding: 9 });
+  it('similar speeds share by load; a much faster one wins until its batch is nearly full', () => {
+    const busy = node('busy', { ttfbMs: 40, outstanding: 2 });
     const idle = node('idle', { ttfbMs: 50, outstanding: 0 });
     assert.equal(powerOfTwo([busy, idle], seq(0.1, 0.5))?.name, 'idle');
+    const fast = node('fast', { ttfbMs: 5, outstanding: 8 });
+    const slow = node('slow', { ttfbMs: 80, outstanding: 0 });
+    assert.equal(powerOfTwo([fast, slow], seq(0.1, 0.5))?.name, 'fast', '6 × 9 < 81 × 1');
   });
 
   it('only the two drawn candidates are compared: the third, best one is not seen', () => {

@@ -14,10 +14,18 @@ describe('ewma', () => {
   });
 
   it('old samples decay with time: after many decay periods the recent value dominates', () => {
-    const e = new Ewma(1000, 50);
+    const e = new Ewma(1000, 10);
     for (let i = 0; i < 2000; i++) e.add(100, i);
     for (let t = 0; t < 5; t++) e.add(10, 2000 + (t + 1) * 1000);
     assert.ok(e.value < 12, `value ${e.value}`);
+  });
+
+  it('without samples the value drifts back to the prior, so a deployment once seen as slow is tried again', () => {
+    const e = new Ewma(10_000, 50);
+    e.add(19_000, 0); // a deadline hit while it was down
+    assert.equal(e.valueAt(0), 19_000);
+    assert.ok(e.valueAt(10_000) < 19_000 * 0.4, 'one decay time: most of the way back');
+    assert.ok(e.valueAt(60_000) < 100, `after six: ${e.valueAt(60_000)}`);
   });
 
   it('at a high rate one sample moves the average only a little', () => {

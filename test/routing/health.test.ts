@@ -61,15 +61,16 @@ describe('health: ejection, cool-down, half-open, probes', () => {
     for (let i = 0; i < 3; i++) h.onFailure(0, 'x');
     assert.equal(h.available(1000), true, 'cool-down over: half-open');
     assert.equal(h.state, 'half-open');
-    h.onDispatch();
+    assert.equal(h.onDispatch(), true, 'this request is the trial');
     assert.equal(h.available(1001), false, 'one trial at a time');
     assert.equal(h.usable(1001), true, 'still counts as capacity for readiness');
-    h.onFailure(1002, 'x');
+    assert.equal(h.healthy, false, 'but is not healthy capacity worth waiting for');
+    h.onFailure(1002, 'x', true);
     assert.equal(h.state, 'ejected');
     assert.equal(h.available(2999), false);
     assert.equal(h.available(3002), true, 'second ejection lasts 2000 ms');
-    h.onDispatch();
-    h.onSuccess(3003);
+    const trial = h.onDispatch();
+    h.onSuccess(3003, trial);
     assert.equal(h.state, 'healthy');
     assert.deepEqual(
       changes.map((c) => c.to),
@@ -81,27 +82,45 @@ describe('health: ejection, cool-down, half-open, probes', () => {
     const { h } = health();
     let now = 0;
     const lengths: number[] = [];
+    for (let i = 0; i < 3; i++) h.onFailure(now, 'x');
     for (let round = 0; round < 6; round++) {
-      for (let i = 0; i < 3; i++) h.onFailure(now, 'x');
       let t = now;
       while (!h.available(t)) t += 100;
       lengths.push(t - now);
-      h.onDispatch();
+      const trial = h.onDispatch();
+      h.onFailure(t, 'x', trial);
       now = t;
     }
-    // The first is ended by the three failures; then each failed trial ejects again.
-    assert.deepEqual(lengths.slice(0, 5), [1000, 2000, 4000, 8000, 8000]);
+    // Three failures eject for 1 s; then each failed trial ejects for twice as long, up to 8 s.
+    assert.deepEqual(lengths, [1000, 2000, 4000, 8000, 8000, 8000]);
   });
 
   it('a cancelled trial frees the trial slot without a verdict', () => {
     const { h } = health();
     for (let i = 0; i < 3; i++) h.onFailure(0, 'x');
     h.available(1000);
-    h.onDispatch();
+    const trial = h.onDispatch();
     assert.equal(h.available(1001), false);
-    h.onNeutral();
+    h.onNeutral(trial);
     assert.equal(h.available(1002), true);
     assert.equal(h.state, 'half-open');
+  });
+
+  it('requests sent before the ejection do not decide the half-open state: only the trial does', () => {
+    const { h } = health();
+    const early = h.onDispatch(); // sent while healthy, still running
+    assert.equal(early, false);
+    for (let i = 0; i < 3; i++) h.onFailure(0, 'x');
+    h.available(1000);
+    const trial = h.onDispatch();
+    h.onNeutral(early); // the old request is cancelled: the trial slot stays taken
+    assert.equal(h.available(1001), false);
+    h.onFailure(1002, 'x', early); // the old request fails late: no re-ejection
+    assert.equal(h.state, 'half-open');
+    h.onSuccess(1003, early); // nor does its success heal
+    assert.equal(h.state, 'half-open');
+    h.onSuccess(1004, trial);
+    assert.equal(h.state, 'healthy');
   });
 
   it('probes: two failures mark down, one success brings it back; a single failure is only suspect', () => {
@@ -121,12 +140,15 @@ describe('health: ejection, cool-down, half-open, probes', () => {
     );
   });
 
-  it('a probe that answers during a cool-down moves the deployment to half-open at once', () => {
+  it('a probe that answers again during a cool-down moves the deployment to half-open at once', () => {
     const { h } = health();
     for (let i = 0; i < 3; i++) h.onFailure(0, 'x');
     assert.equal(h.available(10), false);
     h.onProbe(true, 10);
-    assert.equal(h.state, 'half-open');
-    assert.equal(h.available(11), true);
+    assert.equal(h.state, 'ejected', 'the probe was fine all along: it knows nothing new');
+    h.onProbe(false, 20, 'refused');
+    h.onProbe(true, 30);
+    assert.equal(h.state, 'half-open', 'the probe had lost it and found it again');
+    assert.equal(h.available(31), true);
   });
 });

@@ -136,11 +136,25 @@ describe('router: regions, capacity, queue, spill-over', () => {
     assert.equal(router.stats().queued, 0);
   });
 
+  it('with a region to spill to, a short deadline waits only half of what is left, then spills', async () => {
+    const { router, req, clock } = setup([dep('eu-1', 'eu', { maxConcurrent: 1 }), dep('us-1', 'us')], {
+      queue: { maxWaiting: 10, maxWaitMs: 200 },
+    });
+    router.acquire(req());
+    const started = performance.now();
+    const waiting = router.acquire(req({ deadlineAt: clock.now + 60 }));
+    assert.ok(waiting instanceof Promise);
+    const lease = await waiting;
+    const waited = performance.now() - started;
+    assert.equal(lease.deployment.name, 'us-1');
+    assert.ok(waited >= 25 && waited < 55, `waited ${waited} ms of a 60 ms deadline`);
+  });
+
   it('a retry excludes the deployment that failed and does not queue', () => {
     const { router, req } = setup([dep('eu-1', 'eu'), dep('eu-2', 'eu', { maxConcurrent: 1 })]);
     const first = router.acquire(req()) as Lease;
     const other = first.deployment.name === 'eu-1' ? 'eu-2' : 'eu-1';
-    const retry = router.acquireNow(req({ exclude: first.deployment }));
+    const retry = router.acquireForRetry(req({ exclude: first.deployment }));
     assert.equal(retry?.deployment.name, other);
   });
 
@@ -166,7 +180,10 @@ describe('router: regions, capacity, queue, spill-over', () => {
     eject(registry, 'us-1', clock.now);
     assert.equal(router.readiness().ready, true, 'another region failing does not matter');
     eject(registry, 'eu-1', clock.now);
-    registry.deployments.find((d) => d.name === 'us-1')?.health.onProbe(true, clock.now);
+    // us-1's server went away and came back: its probe lost it and found it again.
+    const us = registry.deployments.find((d) => d.name === 'us-1');
+    us?.health.onProbe(false, clock.now, 'refused');
+    us?.health.onProbe(true, clock.now);
     assert.deepEqual(router.readiness(), { ready: false, region: 'eu', usable: 0, total: 1 });
     assert.equal(router.nearestRegionUrl(), 'https://us.gw.example');
     clock.now += 1000; // eu-1's cool-down is over: due a trial, so ready again

@@ -16,6 +16,8 @@ export interface MachineInfo {
   tokenVerify?: string | undefined;
   /** The markdown table printed by bench/routing-pick.ts; undefined if skipped. */
   routingPick?: string | undefined;
+  /** The markdown printed by bench/affinity-bench.ts (table, summary, any failed checks); undefined if skipped. */
+  affinity?: string | undefined;
 }
 
 /** The issue-2 targets, in one place so the report and the verdicts cannot drift apart. */
@@ -345,6 +347,18 @@ export function renderReport(
         'release, no sockets. `bench/routing-pick.ts`, one process (`node dist/bench/routing-pick.js` reruns it alone):',
       '',
       m.routingPick.trim(),
+      '',
+    );
+  if (m.affinity !== undefined)
+    parts.push(
+      '## Cache affinity',
+      '',
+      'What `routing.affinity` buys: the prefix-cache hit rate of three simulators behind one gateway ' +
+        'with affinity off (power of two choices) and on (bounded-load rendezvous hashing on session id + prompt head), ' +
+        'the latency that follows, and how evenly the simulators share the load. `bench/affinity-bench.ts`, its own ' +
+        'processes, after the runs above (`node dist/bench/affinity-bench.js` reruns it alone):',
+      '',
+      m.affinity.trim(),
       '',
     );
   parts.push(

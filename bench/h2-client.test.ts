@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { RawH2Connection, type StreamHandler } from './h2-client.js';
+import { encodeHeaders, RawH2Connection, type StreamHandler } from './h2-client.js';
 
 type Behaviour = (stream: http2.ServerHttp2Stream, body: Buffer) => void;
 let behaviour: Behaviour = () => {};
@@ -32,7 +32,11 @@ interface Outcome {
   end: string;
 }
 
-function exchange(conn: RawH2Connection, body: Buffer): { handler: StreamHandler; done: Promise<Outcome> } {
+function exchange(
+  conn: RawH2Connection,
+  body: Buffer,
+  extra?: Buffer,
+): { handler: StreamHandler; done: Promise<Outcome> } {
   let handler: StreamHandler | undefined;
   const done = new Promise<Outcome>((resolve) => {
     let status = -1;
@@ -43,7 +47,7 @@ function exchange(conn: RawH2Connection, body: Buffer): { handler: StreamHandler
       onEnd: () => resolve({ status, body: Buffer.concat(parts), end: 'end' }),
       onError: (kind) => resolve({ status, body: Buffer.concat(parts), end: kind }),
     };
-    conn.request(body, handler);
+    conn.request(body, handler, extra);
   });
   if (handler === undefined) throw new Error('unreachable: the executor runs at once');
   return { handler, done };
@@ -75,6 +79,34 @@ void test('request headers and body arrive as sent; SSE body and end come back',
     assert.equal(seen?.['content-type'], 'application/json');
     assert.equal(seen?.[':authority'], `127.0.0.1:${port}`);
   }
+  conn.close();
+});
+
+// The affinity workload sends each editor session's id on its requests: a per-request header must
+// arrive intact beside the connection's indexed ones, first request and later ones alike.
+void test('per-request headers (encodeHeaders) arrive on every request; the indexed headers still decode', async () => {
+  const seen: http2.IncomingHttpHeaders[] = [];
+  const onStream = (_s: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void => {
+    seen.push(headers);
+  };
+  server.on('stream', onStream);
+  behaviour = (stream) => stream.respond({ ':status': 200 }, { endStream: true });
+  const conn = new RawH2Connection('127.0.0.1', port, '/v1/engines/default/completions', 'Bearer t');
+  await conn.ready;
+  const a = encodeHeaders({ 'vscode-sessionid': 'session-a' });
+  const b = encodeHeaders({ 'vscode-sessionid': 'session-b', 'x-extra': '1' });
+  for (const extra of [a, b, undefined, a])
+    assert.equal((await exchange(conn, Buffer.from('{}'), extra).done).end, 'end');
+  server.off('stream', onStream);
+  assert.deepEqual(
+    seen.map((h) => [h['vscode-sessionid'], h['x-extra'], h.authorization, h[':path']]),
+    [
+      ['session-a', undefined, 'Bearer t', '/v1/engines/default/completions'],
+      ['session-b', '1', 'Bearer t', '/v1/engines/default/completions'],
+      [undefined, undefined, 'Bearer t', '/v1/engines/default/completions'],
+      ['session-a', undefined, 'Bearer t', '/v1/engines/default/completions'],
+    ],
+  );
   conn.close();
 });
 
@@ -138,7 +170,9 @@ void test("requests beyond the peer's MAX_CONCURRENT_STREAMS wait on the client,
   const limited = http2.createServer({ settings: { maxConcurrentStreams: 2 } });
   let open = 0;
   let most = 0;
-  limited.on('stream', (stream) => {
+  let withSession = 0;
+  limited.on('stream', (stream, headers) => {
+    if (headers['vscode-sessionid'] === 's') withSession++;
     open++;
     most = Math.max(most, open);
     stream.on('close', () => open--);
@@ -151,7 +185,9 @@ void test("requests beyond the peer's MAX_CONCURRENT_STREAMS wait on the client,
   await new Promise<void>((resolve) => limited.listen(0, '127.0.0.1', resolve));
   const conn = new RawH2Connection('127.0.0.1', (limited.address() as AddressInfo).port, '/x');
   await conn.ready;
-  const pending = Array.from({ length: 8 }, () => exchange(conn, Buffer.from('{}')));
+  // Requests that wait keep their own headers for when they are opened.
+  const session = encodeHeaders({ 'vscode-sessionid': 's' });
+  const pending = Array.from({ length: 8 }, () => exchange(conn, Buffer.from('{}'), session));
   const last = pending[7];
   assert.ok(last);
   conn.cancel(last.handler, 'timeout'); // still waiting: dropped locally, never sent
@@ -161,6 +197,7 @@ void test("requests beyond the peer's MAX_CONCURRENT_STREAMS wait on the client,
     ['end', 'end', 'end', 'end', 'end', 'end', 'end', 'timeout'],
   );
   assert.equal(most, 2);
+  assert.equal(withSession, 7);
   conn.close();
   limited.close();
 });

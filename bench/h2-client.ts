@@ -6,6 +6,7 @@
 // it the kernel's socket work) and almost no garbage:
 //   - request headers are HPACK-encoded once per connection (literals with incremental indexing
 //     on the first request, then 5 bytes of indexed references), as a real client's encoder does;
+//     a request may add headers of its own, pre-encoded once by the caller (encodeHeaders);
 //   - of the response headers only :status is decoded (it always comes first): the static-table
 //     codes, and literal values, plain or Huffman-coded digits. The server's dynamic table is
 //     never needed for that, so it is not tracked;
@@ -132,6 +133,27 @@ function hpackLiteral(
   for (const byte of bytes) out.push(byte);
 }
 
+/**
+ * Per-request headers as an HPACK fragment to pass to `request`, encoded once and reused: literals
+ * without indexing and with a literal name, so they never touch the dynamic table that the
+ * connection's own indexed references point into. Names must be lower-case (HTTP/2).
+ */
+export function encodeHeaders(headers: Readonly<Record<string, string>>): Buffer {
+  const out: number[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    out.push(0x00); // literal header field without indexing, new name
+    hpackString(name, out);
+    hpackString(value, out);
+  }
+  return Buffer.from(out);
+}
+
+function hpackString(text: string, out: number[]): void {
+  const bytes = Buffer.from(text, 'latin1');
+  hpackInt(7, 0, bytes.length, out); // H = 0: not Huffman-coded
+  for (const byte of bytes) out.push(byte);
+}
+
 function frame(type: number, flags: number, streamId: number, payload: Buffer | number[]): Buffer {
   const p = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
   const f = Buffer.allocUnsafe(9 + p.length);
@@ -151,7 +173,7 @@ export class RawH2Connection {
   private readonly socket: net.Socket;
   private readonly streams = new Map<number, StreamHandler>();
   private readonly ids = new Map<StreamHandler, number>();
-  private readonly waiting: { body: Buffer; handler: StreamHandler }[] = [];
+  private readonly waiting: { body: Buffer; handler: StreamHandler; extra: Buffer | undefined }[] = [];
   private peerMaxStreams = Number.POSITIVE_INFINITY;
   private nextId = 1;
   private pending: Buffer | undefined;
@@ -198,31 +220,34 @@ export class RawH2Connection {
   /**
    * Sends POST `path` with `body`. Beyond the peer's SETTINGS_MAX_CONCURRENT_STREAMS the request
    * waits here, first in first out, as nghttp2's client does: opening it anyway is a protocol error.
+   * `extra` is a fragment from encodeHeaders, sent after the connection's own headers.
    */
-  request(body: Buffer, handler: StreamHandler): void {
+  request(body: Buffer, handler: StreamHandler, extra?: Buffer): void {
     if (!this.usable) return handler.onError('connection_closed');
     if (body.length > this.peerStreamWindow || body.length > this.maxFrameSize) {
       return handler.onError('client_body_too_large');
     }
-    if (this.streams.size >= this.peerMaxStreams) this.waiting.push({ body, handler });
-    else this.open(body, handler);
+    if (this.streams.size >= this.peerMaxStreams) this.waiting.push({ body, handler, extra });
+    else this.open(body, handler, extra);
   }
 
-  private open(body: Buffer, handler: StreamHandler): void {
+  private open(body: Buffer, handler: StreamHandler, extra: Buffer | undefined): void {
     const id = this.nextId;
     this.nextId += 2;
     this.streams.set(id, handler);
     this.ids.set(handler, id);
     const block = this.headerBlock();
-    const head = Buffer.allocUnsafe(9 + block.length + 9);
-    head.writeUIntBE(block.length, 0, 3);
+    const blockLength = block.length + (extra?.length ?? 0);
+    const head = Buffer.allocUnsafe(9 + blockLength + 9);
+    head.writeUIntBE(blockLength, 0, 3);
     head.writeUInt8(HEADERS, 3);
     head.writeUInt8(END_HEADERS, 4);
     head.writeUInt32BE(id, 5);
     block.copy(head, 9);
+    extra?.copy(head, 9 + block.length);
     if (body.length <= this.sendWindow && this.blocked.length === 0) {
       this.sendWindow -= body.length;
-      const d = 9 + block.length;
+      const d = 9 + blockLength;
       head.writeUIntBE(body.length, d, 3);
       head.writeUInt8(DATA, d + 3);
       head.writeUInt8(END_STREAM, d + 4);
@@ -232,7 +257,7 @@ export class RawH2Connection {
       this.socket.write(body);
       this.socket.uncork();
     } else {
-      this.socket.write(head.subarray(0, 9 + block.length));
+      this.socket.write(head.subarray(0, 9 + blockLength));
       this.blocked.push({ id, body });
     }
   }
@@ -259,7 +284,7 @@ export class RawH2Connection {
     this.ids.delete(handler);
     while (this.usable && this.waiting.length > 0 && this.streams.size < this.peerMaxStreams) {
       const next = this.waiting.shift();
-      if (next !== undefined) this.open(next.body, next.handler);
+      if (next !== undefined) this.open(next.body, next.handler, next.extra);
     }
   }
 

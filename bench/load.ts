@@ -5,15 +5,26 @@
 //            schedule down (no coordinated omission). Latency is measured from the moment the
 //            request was written; how late that was against the schedule is reported as `lagMs`.
 //   closed — C requests in flight at all times: measures the maximum requests/s.
+// What is sent: by default 16 fixed bodies in turn (bench/workload.ts); with --sessions N --files M
+// the affinity workload (bench/affinity.ts): editor sessions, each with its session id header and M
+// files whose prompts share a fixed head. --stats-url (repeatable) names simulators whose prefix
+// cache counters are read around the measured phase; the result then carries the hit rate.
 // Always bounded by duration and count, always exits, prints one JSON line: {"event":"result",...}.
 // With --sync it runs the warm-up, drains, prints {"event":"ready"} and waits for a line on stdin
 // before the measured phase, so the caller can sample the server's CPU at exact boundaries.
 import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
+import {
+  AFFINITY_LIMITS,
+  AffinityWorkload,
+  prefixCacheBetween,
+  readPrefixCounters,
+  type PrefixCacheResult,
+} from './affinity.js';
 import { RawH2Connection, type StreamHandler } from './h2-client.js';
 import { type LatencySummary, summarizeMicros } from './stats.js';
-import { requestBodies } from './workload.js';
+import { cyclingWorkload, type ExtraHeaders, type Workload } from './workload.js';
 
 /** What the load client is asked to do. */
 export interface LoadOptions {
@@ -39,6 +50,10 @@ export interface LoadOptions {
   sync: boolean;
   /** Authorization header value sent on every request (a gateway token), or undefined. */
   authorization: string | undefined;
+  /** Editor sessions and files per session (the affinity workload); undefined = the fixed bodies. */
+  affinity: { sessions: number; files: number; seed: number } | undefined;
+  /** Simulator /stats URLs whose prefix-cache counters are read just before and after the measured phase. */
+  statsUrls: readonly string[];
 }
 
 /** The measured phase, as printed. Latencies in ms. */
@@ -60,6 +75,10 @@ export interface LoadResult {
   /** How late requests were written against their schedule (rate mode). */
   lagMs: LatencySummary;
   clientCpuUsPerReq: number;
+  /** The affinity workload's shape, when it was used. */
+  affinity?: { sessions: number; files: number };
+  /** Summed over the --stats-url simulators, when any were given. */
+  prefixCache?: PrefixCacheResult;
 }
 
 /** Per-phase tallies. Latencies are kept as µs in typed arrays that grow by doubling. */
@@ -181,8 +200,8 @@ class Exchange implements StreamHandler {
 /** How requests reach the server: the bench's raw h2c client, or node:http2 for a cross-check. */
 interface Transport {
   connect(): Promise<void>;
-  /** Sends one request; sets `ex.cancel`. */
-  send(body: Buffer, ex: Exchange): void;
+  /** Sends one request with the connection's headers plus `extra`; sets `ex.cancel`. */
+  send(body: Buffer, ex: Exchange, extra: ExtraHeaders | undefined): void;
   close(): void;
 }
 
@@ -209,7 +228,7 @@ class RawTransport implements Transport {
     await Promise.all(this.conns.map((c) => c.ready));
   }
 
-  send(body: Buffer, ex: Exchange): void {
+  send(body: Buffer, ex: Exchange, extra: ExtraHeaders | undefined): void {
     const i = this.next++ % this.conns.length;
     let conn = this.conns[i];
     if (conn === undefined || !conn.usable) {
@@ -218,7 +237,7 @@ class RawTransport implements Transport {
     }
     const c = conn;
     ex.cancel = () => c.cancel(ex, 'timeout');
-    conn.request(body, ex);
+    conn.request(body, ex, extra?.hpack);
   }
 
   close(): void {
@@ -253,7 +272,7 @@ class NodeTransport implements Transport {
     );
   }
 
-  send(body: Buffer, ex: Exchange): void {
+  send(body: Buffer, ex: Exchange, extra: ExtraHeaders | undefined): void {
     const i = this.next++ % this.sessions.length;
     let session = this.sessions[i];
     if (session === undefined || session.closed || session.destroyed) {
@@ -268,6 +287,7 @@ class NodeTransport implements Transport {
         ':path': this.path,
         'content-type': 'application/json',
         ...(this.authorization === undefined ? {} : { authorization: this.authorization }),
+        ...extra?.fields,
       });
     } catch {
       ex.onError('request_failed');
@@ -292,11 +312,13 @@ class NodeTransport implements Transport {
 
 class LoadClient {
   private readonly transport: Transport;
-  private readonly bodies: Buffer[];
-  private bodyIndex = 0;
+  private readonly workload: Workload;
 
   constructor(private readonly opts: LoadOptions) {
-    this.bodies = requestBodies(opts.maxTokens);
+    this.workload =
+      opts.affinity === undefined
+        ? cyclingWorkload(opts.maxTokens)
+        : new AffinityWorkload({ ...opts.affinity, maxTokens: opts.maxTokens });
     this.transport =
       opts.client === 'node'
         ? new NodeTransport(opts.url, opts.path, opts.connections, opts.authorization)
@@ -309,12 +331,12 @@ class LoadClient {
 
   /** Sends one streaming completion; `due` is when the schedule wanted it sent (ms, performance.now()). */
   fire(phase: Phase, due: number): void {
-    const body = this.bodies[this.bodyIndex++ % this.bodies.length] ?? Buffer.alloc(0);
+    const work = this.workload.next();
     const sent = performance.now();
     phase.rec.sentAt((sent - due) * 1000);
     const ex = new Exchange(phase, sent);
     phase.inflight.add(ex);
-    this.transport.send(body, ex);
+    this.transport.send(work.body, ex, work.headers);
   }
 
   /** Runs one phase to completion (sending stops at the duration or count, then in-flight drains). */
@@ -391,10 +413,13 @@ export async function runLoad(opts: LoadOptions, beforeMeasure: () => Promise<vo
       await client.runPhase(opts.warmupMs, warmupCount);
     }
     await beforeMeasure();
+    // Read before the CPU sample starts and after it ends: the reads are not the client's load.
+    const cacheBefore = opts.statsUrls.length > 0 ? await readPrefixCounters(opts.statsUrls) : undefined;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const rec = await client.runPhase(opts.durationMs, opts.count);
     const cpu = process.cpuUsage(cpu0);
+    const cacheAfter = cacheBefore === undefined ? undefined : await readPrefixCounters(opts.statsUrls);
     const elapsedMs = Math.max(1, (rec.lastEnd || performance.now()) - t0);
     const errorCount = Object.values(rec.errors).reduce((a, b) => a + b, 0);
     const sendSpanMs = opts.mode === 'rate' ? Math.max(1, (rec.sent * 1000) / opts.rate) : elapsedMs; // schedule span
@@ -413,6 +438,12 @@ export async function runLoad(opts: LoadOptions, beforeMeasure: () => Promise<vo
       total: summarizeMicros(rec.total, rec.ok),
       lagMs: summarizeMicros(rec.lag, rec.lagged),
       clientCpuUsPerReq: round((cpu.user + cpu.system) / Math.max(1, rec.ok + errorCount), 1),
+      ...(opts.affinity === undefined
+        ? {}
+        : { affinity: { sessions: opts.affinity.sessions, files: opts.affinity.files } }),
+      ...(cacheBefore === undefined || cacheAfter === undefined
+        ? {}
+        : { prefixCache: prefixCacheBetween(cacheBefore, cacheAfter) }),
     };
   } finally {
     client.close();
@@ -460,6 +491,10 @@ async function main(): Promise<void> {
       client: { type: 'string' },
       sync: { type: 'boolean' },
       authorization: { type: 'string' },
+      sessions: { type: 'string' },
+      files: { type: 'string' },
+      seed: { type: 'string' },
+      'stats-url': { type: 'string', multiple: true },
     },
   });
   const mode = values.mode === 'closed' ? 'closed' : 'rate';
@@ -481,6 +516,8 @@ async function main(): Promise<void> {
     client: values.client === 'node' ? 'node' : 'raw',
     sync: values.sync === true,
     authorization: values.authorization,
+    affinity: affinityFlags(values.sessions, values.files, values.seed),
+    statsUrls: values['stats-url'] ?? [],
   };
   // Hard bound, whatever happens: warm-up + run + drain (twice) + slack, plus the wait for "go".
   const limitMs = opts.warmupMs + opts.durationMs + 2 * opts.drainMs + 15_000;
@@ -495,6 +532,30 @@ async function main(): Promise<void> {
   });
   clearTimeout(watchdog);
   process.stdout.write(JSON.stringify(result) + '\n', () => process.exit(0));
+}
+
+/** --sessions N [--files M] [--seed S]: the affinity workload; --files or --seed alone are a mistake. */
+function affinityFlags(
+  sessions: string | undefined,
+  files: string | undefined,
+  seed: string | undefined,
+): LoadOptions['affinity'] {
+  if (sessions === undefined) {
+    if (files !== undefined || seed !== undefined) throw new Error('--files and --seed need --sessions');
+    return undefined;
+  }
+  return {
+    sessions: intFlag(sessions, 1, AFFINITY_LIMITS.sessions, 'sessions'),
+    files: files === undefined ? 1 : intFlag(files, 1, AFFINITY_LIMITS.files, 'files'),
+    seed: seed === undefined ? 1 : intFlag(seed, 0, 0xffffffff, 'seed'),
+  };
+}
+
+function intFlag(v: string, min: number, max: number, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new Error(`--${name} expects an integer from ${min} to ${max}, got "${v}"`);
+  return n;
 }
 
 function fail(message: string): void {

@@ -14,6 +14,8 @@ export interface MachineInfo {
   reruns: number;
   /** The markdown table printed by bench/token-verify.ts, run in the same session; undefined if skipped. */
   tokenVerify?: string | undefined;
+  /** The markdown table printed by bench/routing-pick.ts; undefined if skipped. */
+  routingPick?: string | undefined;
 }
 
 /** The issue-2 targets, in one place so the report and the verdicts cannot drift apart. */
@@ -333,6 +335,16 @@ export function renderReport(
         'one process, after the runs above (`node dist/bench/token-verify.js` reruns it alone):',
       '',
       m.tokenVerify.trim(),
+      '',
+    );
+  if (m.routingPick !== undefined)
+    parts.push(
+      '## Routing decision',
+      '',
+      "What choosing a deployment costs per completion (issue 4): `Router.acquire()` and the lease's " +
+        'release, no sockets. `bench/routing-pick.ts`, one process (`node dist/bench/routing-pick.js` reruns it alone):',
+      '',
+      m.routingPick.trim(),
       '',
     );
   parts.push(

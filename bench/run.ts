@@ -490,16 +490,16 @@ async function profileGhostwire(s: Settings, sim: Service): Promise<ProfileSumma
   return summary;
 }
 
-/** Runs bench/token-verify.js and returns its markdown (the lines from its header line on). */
-function runTokenVerify(): string | undefined {
+/** Runs one of the bench's micro-benchmarks and returns its markdown (from its header line on). */
+function runMicroBench(script: string, header: string): string | undefined {
   try {
-    const out = execFileSync(process.execPath, [join(ROOT, 'dist/bench/token-verify.js')], {
+    const out = execFileSync(process.execPath, [join(ROOT, `dist/bench/${script}.js`)], {
       encoding: 'utf8',
       timeout: 120_000,
     });
-    return out.slice(Math.max(0, out.indexOf('Token verify')));
+    return out.slice(Math.max(0, out.indexOf(header)));
   } catch (err) {
-    process.stderr.write(`bench: token-verify failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`bench: ${script} failed: ${err instanceof Error ? err.message : String(err)}\n`);
     return undefined;
   }
 }
@@ -586,10 +586,12 @@ async function main(): Promise<void> {
       profile = await profileGhostwire(s, sim);
     }
 
-    log('token verification micro-benchmark');
-    const tokenVerify = runTokenVerify();
+    log('token verification and routing decision micro-benchmarks');
+    const tokenVerify = runMicroBench('token-verify', 'Token verify');
+    const routingPick = runMicroBench('routing-pick', 'Routing decision');
     const markdown = renderReport(s, runs, profile, {
       tokenVerify,
+      routingPick,
       cpu: os.cpus()[0]?.model ?? 'unknown',
       cores: os.cpus().length,
       node: process.version,

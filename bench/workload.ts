@@ -42,35 +42,77 @@ const CODE_LINES = [
   '',
 ];
 
-function promptVariant(i: number): { prompt: string; suffix: string } {
+/** The code a user is in the middle of typing: what ends every benchmark prompt. */
+export const UNFINISHED_CODE =
+  'export function isFresh(entry: { expires: number }, now = Date.now()): boolean {\n  return ';
+const SUFFIX = '\n}\n';
+
+/** Prompt i of 16: a file header, 2–4 KB of code, and a line being typed. */
+function promptVariant(i: number): string {
   const target = 2048 + ((i * 131) % 2048);
-  const lines: string[] = [`// file: src/cache/response-cache-${i}.ts`];
-  let size = lines[0]?.length ?? 0;
-  for (let k = i; size < target; k++) {
+  const header = `// file: src/cache/response-cache-${i}.ts`;
+  return [header, codeSnippet(i, target - header.length), UNFINISHED_CODE].join('\n');
+}
+
+/** At least `minChars` of real-looking code, whole lines, starting at line `start` of the sample. */
+export function codeSnippet(start: number, minChars: number): string {
+  const lines: string[] = [];
+  let size = 0;
+  for (let k = start; size < minChars; k++) {
     const line = CODE_LINES[k % CODE_LINES.length] ?? '';
     lines.push(line);
     size += line.length + 1;
   }
-  lines.push('export function isFresh(entry: { expires: number }, now = Date.now()): boolean {', '  return ');
-  return { prompt: lines.join('\n'), suffix: '\n}\n' };
+  return lines.join('\n');
+}
+
+/** A Copilot-style streaming completion body (the fields a real client sends), as JSON text. */
+export function completionJson(prompt: string, maxTokens: number): string {
+  return JSON.stringify({
+    prompt,
+    suffix: SUFFIX,
+    max_tokens: maxTokens,
+    temperature: 0,
+    top_p: 1,
+    n: 1,
+    stop: ['\n\n\n'],
+    stream: true,
+    extra: { language: 'typescript', next_indent: 2, trim_by_indentation: true },
+  });
 }
 
 /** The request bodies the load client cycles through (JSON, 2–4 KB each). */
 export function requestBodies(maxTokens: number): Buffer[] {
-  return Array.from({ length: 16 }, (_, i) => {
-    const { prompt, suffix } = promptVariant(i);
-    return Buffer.from(
-      JSON.stringify({
-        prompt,
-        suffix,
-        max_tokens: maxTokens,
-        temperature: 0,
-        top_p: 1,
-        n: 1,
-        stop: ['\n\n\n'],
-        stream: true,
-        extra: { language: 'typescript', next_indent: 2, trim_by_indentation: true },
-      }),
-    );
-  });
+  return Array.from({ length: 16 }, (_, i) => Buffer.from(completionJson(promptVariant(i), maxTokens)));
+}
+
+/** Headers one request adds to the connection's own, in the form each load-client transport takes. */
+export interface ExtraHeaders {
+  readonly fields: Readonly<Record<string, string>>;
+  /** The same fields HPACK-encoded once (bench/h2-client.ts encodeHeaders). */
+  readonly hpack: Buffer;
+}
+
+/** One request to send. */
+export interface WorkItem {
+  readonly body: Buffer;
+  readonly headers: ExtraHeaders | undefined;
+}
+
+/** Where the load client takes its requests from; next() runs per request, so it must be cheap. */
+export interface Workload {
+  next(): WorkItem;
+}
+
+/** The default workload: the 16 bodies of requestBodies in turn, no extra headers. */
+export function cyclingWorkload(maxTokens: number): Workload {
+  const items: WorkItem[] = requestBodies(maxTokens).map((body) => ({ body, headers: undefined }));
+  let i = 0;
+  return {
+    next(): WorkItem {
+      const item = items[i++ % items.length];
+      if (item === undefined) throw new Error('unreachable: the workload has 16 bodies');
+      return item;
+    },
+  };
 }

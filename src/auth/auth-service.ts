@@ -88,8 +88,11 @@ export class AuthService {
     return identity;
   }
 
-  /** Token exchange, step 2: a token for this identity, naming `origin` (or auth.tokens.publicUrl) as the proxy. */
-  issue(identity: Identity, origin: string): IssuedToken {
+  /**
+   * Token exchange, step 2: a token for this identity, naming `proxyUrl` (default: auth.tokens.publicUrl,
+   * else `origin`) as the proxy its completions go to.
+   */
+  issue(identity: Identity, origin: string, proxyUrl?: string): IssuedToken {
     const s = this.#settings;
     let minted: ReturnType<typeof mintToken>;
     try {
@@ -98,7 +101,7 @@ export class AuthService {
         identity,
         lifetimeS: s.lifetimeS,
         nowS: Date.now() / 1000,
-        proxyEp: new URL(s.publicUrl ?? origin).host,
+        proxyEp: new URL(proxyUrl ?? s.publicUrl ?? origin).host,
         flags: s.flags,
       });
     } catch (err) {

@@ -37,10 +37,19 @@ export function createCopilotEndpoints(
   auth: AuthService | undefined,
   registry: Registry,
   bodyTimeoutMs: number,
+  /** The public URL of the nearest region with healthy capacity, when regions are configured. */
+  nearestRegionUrl: () => string | undefined = () => undefined,
 ) {
-  /** Every URL in `endpoints` names the gateway; any left out sends the client back to GitHub. */
-  function endpoints(base: string): Record<string, string> {
-    return { api: base, proxy: base, telemetry: base, 'origin-tracker': base };
+  /**
+   * Every URL in `endpoints` names the gateway; any left out sends the client back to GitHub.
+   * Completions (`proxy`) go to the nearest healthy region, so clients move at token refresh.
+   */
+  function endpoints(base: string, proxy = base): Record<string, string> {
+    return { api: base, proxy, telemetry: base, 'origin-tracker': base };
+  }
+
+  function proxyUrl(base: string): string {
+    return nearestRegionUrl()?.replace(/\/+$/, '') ?? base;
   }
 
   function originOrThrow(ex: ClientExchange): string {
@@ -75,9 +84,10 @@ export function createCopilotEndpoints(
     try {
       const { service, origin, identity } = await caller(ex, ctx);
       if (ctx.signal.aborted) return;
-      const issued = service.issue(identity, origin);
-      ctx.identity = { uid: identity.uid, sku: identity.sku, org: identity.org, tokenId: issued.tokenId };
       const base = service.publicUrl(origin);
+      const proxy = proxyUrl(base);
+      const issued = service.issue(identity, origin, proxy);
+      ctx.identity = { uid: identity.uid, sku: identity.sku, org: identity.org, tokenId: issued.tokenId };
       respondJson(
         ex,
         ctx,
@@ -90,7 +100,7 @@ export function createCopilotEndpoints(
           refresh_in: issued.refreshIn,
           sku: identity.sku,
           individual: planOf(identity.sku) === 'individual',
-          endpoints: endpoints(base),
+          endpoints: endpoints(base, proxy),
         },
         { [GITHUB_REQUEST_ID]: ctx.id, 'cache-control': 'no-store' },
       );
@@ -113,7 +123,7 @@ export function createCopilotEndpoints(
           copilot_plan: planOf(identity.sku),
           organization_login_list: identity.org === undefined ? [] : [identity.org],
           chat_enabled: service.flags['chat'] === '1',
-          endpoints: endpoints(service.publicUrl(origin)),
+          endpoints: endpoints(service.publicUrl(origin), proxyUrl(service.publicUrl(origin))),
         },
         { [GITHUB_REQUEST_ID]: ctx.id, 'cache-control': 'no-store' },
       );

@@ -33,9 +33,11 @@ completion.
 `,
   simulate: `Usage: ghostwire simulate [--host H] [--port P] [--ttft-ms N] [--token-ms N] [--slots N]
                           [--max-tokens N] [--queue-limit N] [--seed N]
+                          [--prefix-cache N] [--prefix-chars N] [--cached-ttft-ms N]
 
 Runs a model-server simulator (OpenAI /v1/completions and Copilot /v1/engines/{engine}/completions,
-h2c and HTTP/1.1 on one port). Prints "listening on <url>" once ready. GET /stats for counters.
+h2c and HTTP/1.1 on one port). Prints "listening on <url>" once ready. GET /stats for counters
+(prefix_cache_hits/misses, peak_active/peak_queued, ...); POST /stats/reset starts them afresh.
 
   --host H           listen address (default 127.0.0.1)
   --port P           listen port (default 0 = any free port)
@@ -45,6 +47,10 @@ h2c and HTTP/1.1 on one port). Prints "listening on <url>" once ready. GET /stat
   --max-tokens N     cap on tokens per completion (default 256)
   --queue-limit N    requests that may wait for a slot (default 1024); beyond that, 503
   --seed N           seed for the generated text (same prompt + seed = same completion)
+  --prefix-cache N   prompt prefixes the prefix (KV) cache keeps, least recently used evicted
+                     (default 1024; 0 = no cache)
+  --prefix-chars N   leading prompt characters that make a cache key (default 256)
+  --cached-ttft-ms N time to first token on a prefix cache hit, ms (default: --ttft-ms)
   -h, --help         show this help
 `,
   token: `Usage: ghostwire token mint --config FILE --uid U [--sku S] [--org O] [--lifetime-s N] [--proxy-ep HOST] [--json]

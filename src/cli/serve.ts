@@ -3,6 +3,7 @@ import { configForEmbedded, configForUpstreams, routesForUpstreams } from '../co
 import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
 import type { GatewayConfig, GatewayConfigInput } from '../config/schema.js';
 import { startGateway, type Gateway } from '../server/gateway.js';
+import { logHealthChanges } from '../telemetry/health-log.js';
 import { startSimulator, type Simulator } from '../simulator/index.js';
 import { intFlag, parseFlags, str, strs, UsageError } from './args.js';
 import { HELP } from './help.js';
@@ -89,6 +90,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
       }
       throw err;
     }
+    logHealthChanges((line) => process.stderr.write(line));
     for (const url of gateway.urls) out.write(`listening on ${url}\n`);
     printWelcome(out, gateway, simulator, dev);
     if (configFile !== undefined)

@@ -11,6 +11,9 @@ const FLAGS = {
   'max-tokens': { type: 'string' },
   'queue-limit': { type: 'string' },
   seed: { type: 'string' },
+  'prefix-cache': { type: 'string' },
+  'prefix-chars': { type: 'string' },
+  'cached-ttft-ms': { type: 'string' },
 } as const;
 
 /** `ghostwire simulate`: the model-server simulator on its own, until a signal. */
@@ -22,6 +25,7 @@ export async function simulateCommand(argv: string[], out: NodeJS.WritableStream
   }
   if (flags.positionals.length > 0) throw new UsageError(`unexpected argument "${flags.positionals[0]}"`);
   const d = SIMULATOR_DEFAULTS;
+  const cachedTtftMs = intFlag(str(flags, 'cached-ttft-ms'), 'cached-ttft-ms', 0, 600_000);
   const options = {
     host: str(flags, 'host') ?? d.host,
     port: intFlag(str(flags, 'port'), 'port', 0, 65535) ?? d.port,
@@ -31,6 +35,11 @@ export async function simulateCommand(argv: string[], out: NodeJS.WritableStream
     maxTokens: intFlag(str(flags, 'max-tokens'), 'max-tokens', 1, 1_000_000) ?? d.maxTokens,
     queueLimit: intFlag(str(flags, 'queue-limit'), 'queue-limit', 0, 1_000_000) ?? d.queueLimit,
     seed: intFlag(str(flags, 'seed'), 'seed', 0, 2 ** 31 - 1) ?? d.seed ?? 0,
+    prefixCacheEntries:
+      intFlag(str(flags, 'prefix-cache'), 'prefix-cache', 0, 1_000_000) ?? d.prefixCacheEntries,
+    prefixChars: intFlag(str(flags, 'prefix-chars'), 'prefix-chars', 1, 1_000_000) ?? d.prefixChars,
+    // Left out when not given: it then follows --ttft-ms.
+    ...(cachedTtftMs === undefined ? {} : { cachedTtftMs }),
   };
   let sim: Simulator;
   try {

@@ -77,7 +77,7 @@ export const DeploymentConfig = z.strictObject({
    * Requests the gateway sends it at once: its batch capacity (a vLLM/TGI max batch size, a
    * llama.cpp slot count). Beyond it, requests wait in the gateway's queue or spill to another region.
    */
-  maxConcurrent: z.number().int().min(1).max(100_000).default(128),
+  maxConcurrent: z.number().int().min(1).max(100_000).default(256),
   /** Relative share of traffic against deployments of the same model in the same region. */
   weight: z.number().min(0.01).max(100).default(1),
   /** The active health probe for this deployment (defaults from routing.health.active). */

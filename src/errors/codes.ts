@@ -73,6 +73,11 @@ export const ERROR_TABLE = {
     status: 503,
     message: 'No upstream capacity is available right now; retry after the indicated delay.',
   },
+  GW_NO_HEALTHY_UPSTREAM: {
+    status: 503,
+    message:
+      "No model server in this gateway instance's region is healthy: it is out of rotation until one recovers; use another region's gateway meanwhile.",
+  },
   GW_UPSTREAM_UNAVAILABLE: { status: 502, message: 'The model server could not be reached.' },
   GW_UPSTREAM_ERROR: { status: 502, message: 'The model server answered with an error.' },
   GW_UPSTREAM_CLOSED: {

@@ -1,22 +1,35 @@
-import type { LimitsConfig } from '../config/schema.js';
+import type { LimitsConfig, RoutingConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import { affinityKey } from '../routing/affinity.js';
+import type { Lease } from '../routing/lease.js';
 import type { Registry } from '../routing/registry.js';
+import type { Router } from '../routing/router.js';
 import type { ClientExchange } from '../server/exchange.js';
+import { Attempt, type ForwardRequest } from './attempt.js';
 import type { RequestContext } from './context.js';
-import { Relay } from './relay.js';
 import { respondError } from './respond.js';
-import { upstreamBody } from './upstream-body.js';
-import { parseJsonObject, validateCompletionBody } from './validate.js';
+import { parseJsonObject, validateCompletionBody, type CompletionBody } from './validate.js';
 
 /** Which client protocol a completion request arrived in. */
 export type ClientFormat = 'copilot' | 'openai';
 
+/** An explicit affinity key, for clients other than Copilot that know their own session/file. */
+export const AFFINITY_HEADER = 'x-ghostwire-affinity';
+/** Copilot's editor session id, sent on every completion. */
+export const SESSION_HEADER = 'vscode-sessionid';
+
 /**
  * The completion pipeline, top to bottom: check the content type, read the bounded body, parse
- * and validate it, resolve the model, pick a deployment, forward and stream back. Any stage may
- * throw a GatewayError; respondError turns it into the one error shape.
+ * and validate it, resolve the model, take a deployment (perhaps after a short wait), forward and
+ * stream back. Any stage may throw a GatewayError; respondError turns it into the one error shape.
  */
-export function createCompletionHandler(registry: Registry, limits: LimitsConfig) {
+export function createCompletionHandler(
+  registry: Registry,
+  router: Router,
+  limits: LimitsConfig,
+  routing: RoutingConfig,
+) {
+  const promptChars = routing.affinity.enabled ? routing.affinity.promptChars : 0;
   return async function completion(
     ex: ClientExchange,
     ctx: RequestContext,
@@ -31,24 +44,43 @@ export function createCompletionHandler(registry: Registry, limits: LimitsConfig
       validateCompletionBody(body, format === 'openai');
       const model = registry.resolve(format === 'copilot' ? engine : (body.model as string));
       ctx.model = model.name;
-      const target = registry.pick(model);
-      const deployment = target.deployment;
-      ctx.deployment = deployment.name;
-      const relay = new Relay(ex, ctx);
-      relay.control = deployment.dispatcher.dispatch(
-        {
-          method: 'POST',
-          path: target.path,
-          headers: { ...deployment.baseHeaders, 'x-request-id': ctx.id },
-          body: upstreamBody(raw, body, deployment.adapter, model.upstreamModel),
-          signal: ctx.signal,
-        },
-        relay,
-      );
+      const key = routing.affinity.enabled
+        ? affinityKey(ex.header(AFFINITY_HEADER), ex.header(SESSION_HEADER), promptText(body), promptChars)
+        : undefined;
+      let lease: Lease | Promise<Lease> = router.acquire({
+        model,
+        key,
+        exclude: undefined,
+        signal: ctx.signal,
+        deadlineAt: ctx.deadlineAt,
+      });
+      if (lease instanceof Promise) {
+        try {
+          lease = await lease;
+        } catch (err) {
+          if (ctx.signal.aborted) return; // the deadline or the client's reset already answered
+          throw err;
+        }
+      }
+      // A request whose deadline passed while it waited is dropped here: never sent upstream.
+      if (ctx.signal.aborted || ctx.expireIfLate()) {
+        lease.release('neutral');
+        return;
+      }
+      router.retryBudget.onRequest(lease.startedAt);
+      const fr: ForwardRequest = { ex, ctx, router, model, raw, body, key, retries: routing.retries.enabled };
+      new Attempt(fr, lease, false).send();
     } catch (err) {
       respondError(ex, ctx, err);
     }
   };
+}
+
+/** The prompt as one string (OpenAI allows an array of prompts: the first one names the file). */
+function promptText(body: CompletionBody): string | undefined {
+  const p = body.prompt;
+  if (typeof p === 'string') return p;
+  return Array.isArray(p) && typeof p[0] === 'string' ? p[0] : undefined;
 }
 
 /** JSON is the only body we take; a missing content type is accepted (curl -d, old plugins). */

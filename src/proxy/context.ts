@@ -30,6 +30,9 @@ export class RequestContext {
   readonly protocol: 'h2' | 'h1';
   private readonly requestSignal = new RequestSignal();
   private deadlineTimer: NodeJS.Timeout | undefined;
+  private onDeadline: (() => void) | undefined;
+  /** performance.now() time after which the request is worthless (Infinity until armed). */
+  deadlineAt = Infinity;
   /** Set by the router: 'completions', 'engines', 'healthz', ... */
   route = '';
   model: string | undefined;
@@ -58,7 +61,20 @@ export class RequestContext {
 
   /** Starts the deadline clock; when it fires, the request is aborted with GW_DEADLINE_EXCEEDED. */
   armDeadline(ms: number, onExpire: () => void): void {
+    this.deadlineAt = performance.now() + ms;
+    this.onDeadline = onExpire;
     this.deadlineTimer = setTimeout(onExpire, ms);
+  }
+
+  /**
+   * True (and the request expired) when the deadline has passed, even if its timer has not run
+   * yet on a busy event loop: checked right before anything is sent upstream.
+   */
+  expireIfLate(): boolean {
+    if (performance.now() < this.deadlineAt) return false;
+    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    this.onDeadline?.();
+    return true;
   }
 
   /** Fires the request's signal once; later calls are ignored. */

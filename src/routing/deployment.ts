@@ -1,48 +1,83 @@
-import type { DeploymentConfig } from '../config/schema.js';
+import type { DeploymentConfig, RoutingConfig } from '../config/schema.js';
+import { channels, type HealthEvent } from '../telemetry/events.js';
 import type { Dispatcher } from '../upstream/dispatcher.js';
 import { credentialHeaders } from '../upstream/credentials.js';
 import { resolveEndpoint, type Endpoint } from '../upstream/endpoint.js';
 import { Http1Transport } from '../upstream/h1-transport.js';
 import { Http2Pool } from '../upstream/h2-pool.js';
-
-/** One upstream endpoint serving models: where it is, how to reach it, how busy it is. */
-export interface Deployment {
-  readonly name: string;
-  readonly adapter: DeploymentConfig['adapter'];
-  readonly endpoint: Endpoint;
-  readonly dispatcher: Dispatcher;
-  /** Headers sent on every upstream request: content type and the deployment's own credential. */
-  readonly baseHeaders: Readonly<Record<string, string>>;
-}
+import { fnv1a, type AffinityNode } from './affinity.js';
+import { Ewma } from './ewma.js';
+import { DeploymentHealth } from './health.js';
 
 const DEFAULT_H2_SESSIONS = 4;
 const DEFAULT_H1_CONNECTIONS = 256;
 
-/** Builds a deployment and its transport from config; secrets are resolved here, once. */
-export function createDeployment(cfg: DeploymentConfig, index: number): Deployment {
-  const endpoint = resolveEndpoint(cfg);
-  const dispatcher: Dispatcher =
-    endpoint.transport === 'h2'
-      ? new Http2Pool(endpoint, {
-          maxSessions: cfg.maxConnections ?? DEFAULT_H2_SESSIONS,
-          connectTimeoutMs: cfg.connectTimeoutMs,
-          pingIntervalMs: cfg.pingIntervalMs,
-          pingTimeoutMs: cfg.pingTimeoutMs,
-          resetBurst: cfg.resetBudget.burst,
-          resetPerSecond: cfg.resetBudget.perSecond,
-        })
-      : new Http1Transport(endpoint, {
-          maxConnections: cfg.maxConnections ?? DEFAULT_H1_CONNECTIONS,
-          connectTimeoutMs: cfg.connectTimeoutMs,
-        });
-  return {
-    name: cfg.name,
-    adapter: cfg.adapter,
-    endpoint,
-    dispatcher,
-    baseHeaders: Object.freeze({
+/**
+ * One upstream endpoint serving models: where it is, how to reach it, and what the balancer
+ * knows of it (requests outstanding against its batch capacity, time to first byte, health).
+ */
+export class Deployment implements AffinityNode {
+  readonly name: string;
+  readonly adapter: DeploymentConfig['adapter'];
+  readonly region: string;
+  readonly endpoint: Endpoint;
+  readonly dispatcher: Dispatcher;
+  /** Headers sent on every upstream request: content type and the deployment's own credential. */
+  readonly baseHeaders: Readonly<Record<string, string>>;
+  readonly capacity: number;
+  readonly weight: number;
+  /** Fixed per name, so every gateway instance ranks deployments the same for an affinity key. */
+  readonly seed: number;
+  /** GET path of the active probe, or undefined when probing is off. */
+  readonly probePath: string | undefined;
+  readonly health: DeploymentHealth;
+  readonly ttfb: Ewma;
+  /** Requests sent and not yet finished (the gateway's own count, not the transport's). */
+  outstanding = 0;
+
+  constructor(cfg: DeploymentConfig, index: number, routing: RoutingConfig) {
+    this.name = cfg.name;
+    this.adapter = cfg.adapter;
+    this.region = cfg.region ?? routing.region;
+    this.capacity = cfg.maxConcurrent;
+    this.weight = cfg.weight;
+    this.seed = fnv1a(cfg.name);
+    this.endpoint = resolveEndpoint(cfg);
+    this.dispatcher =
+      this.endpoint.transport === 'h2'
+        ? new Http2Pool(this.endpoint, {
+            maxSessions: cfg.maxConnections ?? DEFAULT_H2_SESSIONS,
+            connectTimeoutMs: cfg.connectTimeoutMs,
+            pingIntervalMs: cfg.pingIntervalMs,
+            pingTimeoutMs: cfg.pingTimeoutMs,
+            resetBurst: cfg.resetBudget.burst,
+            resetPerSecond: cfg.resetBudget.perSecond,
+          })
+        : new Http1Transport(this.endpoint, {
+            maxConnections: cfg.maxConnections ?? DEFAULT_H1_CONNECTIONS,
+            connectTimeoutMs: cfg.connectTimeoutMs,
+          });
+    this.baseHeaders = Object.freeze({
       'content-type': 'application/json',
       ...credentialHeaders(cfg.credential, `deployments[${index}].credential`),
-    }),
-  };
+    });
+    const active = routing.health.active;
+    const probing = cfg.healthCheck?.enabled ?? active.enabled;
+    this.probePath = probing ? (cfg.healthCheck?.path ?? active.path) : undefined;
+    this.ttfb = new Ewma(routing.ewma.decayMs, routing.ewma.initialTtfbMs);
+    this.health = new DeploymentHealth(routing.health.passive, active, (change) => {
+      if (!channels.deploymentHealth.hasSubscribers) return;
+      const event: HealthEvent = { deployment: this.name, region: this.region, ...change, at: Date.now() };
+      channels.deploymentHealth.publish(event);
+    });
+  }
+
+  get ttfbMs(): number {
+    return this.ttfb.value;
+  }
+
+  /** May take one more request now: healthy (or due a trial) and below its batch capacity. */
+  eligible(now: number): boolean {
+    return this.outstanding < this.capacity && this.health.available(now);
+  }
 }

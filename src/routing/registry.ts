@@ -1,12 +1,14 @@
 import type { GatewayConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import { createDeployment, type Deployment } from './deployment.js';
+import { Deployment } from './deployment.js';
 
 /** A model as clients name it, with the deployments that serve it and the upstream path on each. */
 export interface Model {
   readonly name: string;
   readonly upstreamModel: string;
   readonly targets: readonly Target[];
+  /** The targets grouped by region in preference order: this instance's region first. */
+  readonly tiers: readonly (readonly Target[])[];
 }
 
 /** A deployment as used for one model: the upstream path is computed once, at load. */
@@ -38,10 +40,18 @@ export class Registry {
   private readonly wildcardNames = new Map<string, Model>();
   private wildcard: { upstreamModel: string | undefined; deployments: Deployment[] } | undefined;
   readonly deployments: readonly Deployment[];
-  private rr = 0;
+  /** Region names in preference order: this instance's own, then routing.regions, then the rest. */
+  readonly regionOrder: readonly string[];
 
   constructor(cfg: GatewayConfig) {
-    this.deployments = cfg.deployments.map((d, i) => createDeployment(d, i));
+    this.deployments = cfg.deployments.map((d, i) => new Deployment(d, i, cfg.routing));
+    this.regionOrder = [
+      ...new Set([
+        cfg.routing.region,
+        ...cfg.routing.regions.map((r) => r.name),
+        ...this.deployments.map((d) => d.region),
+      ]),
+    ];
     const byDeployment = new Map(this.deployments.map((d) => [d.name, d]));
     for (const m of cfg.models) {
       if (m.name === '*') {
@@ -57,7 +67,7 @@ export class Registry {
         if (deployment === undefined) throw new Error(`model ${m.name}: unknown deployment ${name}`);
         return { deployment, path: upstreamPath(deployment, upstreamModel) };
       });
-      const model: Model = { name: m.name, upstreamModel, targets };
+      const model: Model = { name: m.name, upstreamModel, targets, tiers: this.tiers(targets) };
       for (const n of [m.name, ...m.aliases]) this.byName.set(n, model);
     }
   }
@@ -79,14 +89,11 @@ export class Registry {
     const cached = this.wildcardNames.get(name);
     if (cached !== undefined) return cached;
     const upstreamModel = wc.upstreamModel ?? name;
-    const model: Model = {
-      name,
-      upstreamModel,
-      targets: wc.deployments.map((deployment) => ({
-        deployment,
-        path: upstreamPath(deployment, upstreamModel),
-      })),
-    };
+    const targets = wc.deployments.map((deployment) => ({
+      deployment,
+      path: upstreamPath(deployment, upstreamModel),
+    }));
+    const model: Model = { name, upstreamModel, targets, tiers: this.tiers(targets) };
     if (this.wildcardNames.size < WILDCARD_CACHE) this.wildcardNames.set(name, model);
     return model;
   }
@@ -95,20 +102,11 @@ export class Registry {
     return [...this.byName.keys()];
   }
 
-  /**
-   * The target with the fewest requests in flight, ties broken round-robin. (Load-aware
-   * power-of-two-choices with health and capacity replaces this in the routing issue.)
-   */
-  pick(model: Model): Target {
-    const targets = model.targets;
-    const n = targets.length;
-    const start = this.rr++ % n;
-    let best = targets[start] as Target;
-    for (let i = 1; i < n; i++) {
-      const t = targets[(start + i) % n] as Target;
-      if (t.deployment.dispatcher.inflight < best.deployment.dispatcher.inflight) best = t;
-    }
-    return best;
+  /** Targets grouped by region, in preference order; regions without a target are left out. */
+  private tiers(targets: readonly Target[]): Target[][] {
+    return this.regionOrder
+      .map((region) => targets.filter((t) => t.deployment.region === region))
+      .filter((tier) => tier.length > 0);
   }
 
   async close(): Promise<void> {

@@ -8,7 +8,9 @@ import { GatewayError } from '../errors/gateway-error.js';
 import { createCompletionHandler } from '../proxy/completion.js';
 import { RequestContext } from '../proxy/context.js';
 import { respondError, respondJson } from '../proxy/respond.js';
+import { Prober } from '../routing/prober.js';
 import { Registry } from '../routing/registry.js';
+import { Router } from '../routing/router.js';
 import { channels } from '../telemetry/events.js';
 import { listen, urlHost } from '../util/listen.js';
 import { H1Exchange, H2Exchange, type ClientExchange } from './exchange.js';
@@ -22,6 +24,7 @@ export interface Gateway {
   /** One URL per listener, e.g. http://127.0.0.1:8080 or https://127.0.0.1:8443. */
   readonly urls: readonly string[];
   readonly registry: Registry;
+  readonly router: Router;
   readonly config: GatewayConfig;
   /** Undefined with auth.mode none. */
   readonly auth: AuthService | undefined;
@@ -48,8 +51,13 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     throw err;
   }
   const limits = config.limits;
-  const completion = createCompletionHandler(registry, limits);
-  const copilot = createCopilotEndpoints(auth, registry, limits.bodyTimeoutMs);
+  const router = new Router(registry, config.routing);
+  const prober = new Prober(registry.deployments, config.routing.health.active);
+  prober.start();
+  const completion = createCompletionHandler(registry, router, limits, config.routing);
+  const copilot = createCopilotEndpoints(auth, registry, limits.bodyTimeoutMs, () =>
+    router.nearestRegionUrl(),
+  );
   const engines = createProtocolServers(limits);
   const h2Sessions = new Set<http2.ServerHttp2Session>();
   const h1Sockets = new Set<net.Socket>();
@@ -77,10 +85,10 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
         engine = decodeEngine(path.slice(ENGINES_PREFIX.length, path.length - ENGINES_SUFFIX.length));
         if (engine === undefined) return respondError(ex, ctx, new GatewayError('GW_NOT_FOUND'));
       }
-      ctx.armDeadline(limits.requestTimeoutMs, () => {
-        const err = new GatewayError('GW_DEADLINE_EXCEEDED', {
-          detail: `Limit: ${limits.requestTimeoutMs} ms.`,
-        });
+      const deadlineMs = requestDeadlineMs(ex.header(DEADLINE_HEADER), limits);
+      if (deadlineMs instanceof GatewayError) return respondError(ex, ctx, deadlineMs);
+      ctx.armDeadline(deadlineMs, () => {
+        const err = new GatewayError('GW_DEADLINE_EXCEEDED', { detail: `Limit: ${deadlineMs} ms.` });
         ctx.abort(err);
         respondError(ex, ctx, err);
       });
@@ -118,7 +126,23 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
             retryAfterS: 1,
           }),
         );
-      return respondJson(ex, ctx, 200, { status: 'ready' });
+      // No healthy model server in our own region: vote ourselves out of the load balancer.
+      const r = router.readiness();
+      if (!r.ready)
+        return respondError(
+          ex,
+          ctx,
+          new GatewayError('GW_NO_HEALTHY_UPSTREAM', {
+            detail: `Region ${r.region}: 0 of ${r.total} deployments healthy.`,
+            retryAfterS: 1,
+          }),
+        );
+      return respondJson(ex, ctx, 200, {
+        status: 'ready',
+        region: r.region,
+        healthy: r.usable,
+        total: r.total,
+      });
     }
     ctx.route = 'unknown';
     respondError(ex, ctx, new GatewayError('GW_NOT_FOUND'));
@@ -150,6 +174,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     }
   } catch (err) {
     for (const s of servers) s.close();
+    prober.close();
     registry.destroy();
     await auth?.close();
     throw err;
@@ -168,14 +193,16 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     }
     for (const session of h2Sessions) session.destroy();
     for (const socket of h1Sockets) socket.destroy();
+    prober.close();
+    router.close();
     await registry.close();
     await auth?.close();
   }
 
   function reload(next: GatewayConfig): { applied: string[]; needsRestart: string[] } {
-    const needsRestart: string[] = (['listeners', 'deployments', 'models', 'limits'] as const).filter(
-      (k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]),
-    );
+    const needsRestart: string[] = (
+      ['listeners', 'deployments', 'models', 'limits', 'routing'] as const
+    ).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const applied: string[] = [];
     if (next.auth.mode !== config.auth.mode) needsRestart.push('auth.mode');
     else if (auth !== undefined) {
@@ -185,7 +212,27 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     return { applied, needsRestart };
   }
 
-  return { urls, registry, config, auth, close, reload };
+  return { urls, registry, router, config, auth, close, reload };
+}
+
+/** A client's own deadline for this request, in milliseconds from arrival. */
+export const DEADLINE_HEADER = 'x-ghostwire-deadline-ms';
+
+/**
+ * The request's deadline: the client's header if it sent one (a whole number of ms, clamped to
+ * limits.maxRequestTimeoutMs), else limits.requestTimeoutMs.
+ */
+function requestDeadlineMs(
+  header: string | undefined,
+  limits: GatewayConfig['limits'],
+): number | GatewayError {
+  if (header === undefined) return limits.requestTimeoutMs;
+  const ms = /^[0-9]{1,9}$/.test(header) ? Number(header) : NaN;
+  if (!(ms >= 1))
+    return new GatewayError('GW_INVALID_REQUEST', {
+      detail: `${DEADLINE_HEADER} must be a whole number of milliseconds >= 1.`,
+    });
+  return Math.min(ms, limits.maxRequestTimeoutMs);
 }
 
 /** The engine name from the path, or undefined when it is empty, has a slash, or is badly encoded. */

@@ -2,6 +2,7 @@ import type { DecodeBatch } from './batch.js';
 import { BodyTooLargeError, type Exchange } from './exchange.js';
 import { runGeneration, type GenerationOutcome } from './generation.js';
 import type { ResolvedSimulatorOptions } from './options.js';
+import type { PrefixCache } from './prefix-cache.js';
 import { parseCompletionRequest, type RouteDefaults } from './request.js';
 import { QueueFullError, type SlotLease, type SlotScheduler } from './scheduler.js';
 import { CompletionEncoder, completionId, errorJson } from './sse.js';
@@ -21,6 +22,8 @@ export interface CompletionDeps {
   scheduler: SlotScheduler;
   /** The decode loop every generation of this simulator runs in. */
   batch: DecodeBatch;
+  /** Undefined when disabled (prefixCacheEntries 0): no lookups, no hit or miss counted. */
+  prefixCache: PrefixCache | undefined;
   record(request: RecordedRequest): void;
 }
 
@@ -112,13 +115,16 @@ export async function handleCompletion(
     }
   }
 
+  // Looked up once the request has a slot, when a real server would prefill: a request refused or
+  // cancelled while queued never reaches the GPU, so it neither hits nor fills the cache.
+  const cached = lookupPrefix(deps, parsed.request.prompt);
   const outcome = await runGeneration(
     ex,
     lease,
     {
       request: parsed.request,
       encoder: new CompletionEncoder(completionId(), parsed.request.model),
-      ttftMs: faults.ttftMs ?? deps.options.ttftMs,
+      ttftMs: faults.ttftMs ?? (cached ? deps.options.cachedTtftMs : deps.options.ttftMs),
       tokenMs: deps.options.tokenMs,
       closeAfterTokens: faults.closeAfterTokens,
       honourStop: !faults.ignoreStop,
@@ -128,6 +134,15 @@ export async function handleCompletion(
     deps.batch,
   );
   countOutcome(counters, outcome);
+}
+
+/** Consults the prefix cache and counts the hit or miss; false when there is no cache. */
+function lookupPrefix(deps: CompletionDeps, prompt: string): boolean {
+  if (deps.prefixCache === undefined) return false;
+  const hit = deps.prefixCache.lookup(prompt);
+  if (hit) deps.counters.prefix_cache_hits++;
+  else deps.counters.prefix_cache_misses++;
+  return hit;
 }
 
 function countOutcome(counters: SimulatorCounters, outcome: GenerationOutcome): void {

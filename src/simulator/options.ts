@@ -15,6 +15,12 @@ export interface SimulatorOptions {
   queueLimit: number;
   /** Mixed into the text generator so runs are reproducible. */
   seed?: number;
+  /** Prompt prefixes the prefix cache remembers (least recently used evicted); 0 = no cache. */
+  prefixCacheEntries: number;
+  /** Leading prompt characters that make a prefix cache key. */
+  prefixChars: number;
+  /** Time to first token when the prompt's prefix is cached (prefill mostly skipped); default ttftMs. */
+  cachedTtftMs?: number;
 }
 
 export const SIMULATOR_DEFAULTS: SimulatorOptions = Object.freeze({
@@ -25,6 +31,9 @@ export const SIMULATOR_DEFAULTS: SimulatorOptions = Object.freeze({
   slots: 64,
   maxTokens: 256,
   queueLimit: 1024,
+  prefixCacheEntries: 1024,
+  // What the gateway's cache affinity keys on by default (routing.affinity.promptChars).
+  prefixChars: 256,
 });
 
 /** Options after validation: every field present, frozen. */
@@ -32,13 +41,16 @@ export type ResolvedSimulatorOptions = Readonly<Required<SimulatorOptions>>;
 
 /** Merges with the defaults, reports every invalid field at once, and freezes the result. */
 export function resolveSimulatorOptions(partial: Partial<SimulatorOptions> = {}): ResolvedSimulatorOptions {
-  const merged: Required<SimulatorOptions> = { ...SIMULATOR_DEFAULTS, seed: 0 };
+  // cachedTtftMs: a placeholder so the key is known; it follows ttftMs unless given (below).
+  const merged: Required<SimulatorOptions> = { ...SIMULATOR_DEFAULTS, seed: 0, cachedTtftMs: 0 };
   const problems: string[] = [];
   for (const [key, value] of Object.entries(partial)) {
     if (!Object.hasOwn(merged, key)) problems.push(`${key}: unknown option`);
     // Callers spread CLI/config objects in here; an explicit undefined means "use the default".
     else if (value !== undefined) Object.assign(merged, { [key]: value });
   }
+  // Unset, a cache hit changes nothing about timing: only the hit counters tell it apart.
+  if (partial.cachedTtftMs === undefined) merged.cachedTtftMs = merged.ttftMs;
 
   const check = (key: keyof SimulatorOptions, ok: boolean, want: string): void => {
     if (!ok) problems.push(`${key}: expected ${want}, got ${JSON.stringify(merged[key])}`);
@@ -55,6 +67,9 @@ export function resolveSimulatorOptions(partial: Partial<SimulatorOptions> = {})
   check('maxTokens', int(merged.maxTokens, 1), 'an integer >= 1');
   check('queueLimit', int(merged.queueLimit, 0), 'an integer >= 0');
   check('seed', int(merged.seed, 0, 0xffffffff), 'an integer 0..2^32-1');
+  check('prefixCacheEntries', int(merged.prefixCacheEntries, 0), 'an integer >= 0');
+  check('prefixChars', int(merged.prefixChars, 1), 'an integer >= 1');
+  check('cachedTtftMs', ms(merged.cachedTtftMs), 'a finite number >= 0');
   if (problems.length > 0) throw new RangeError(`invalid simulator options: ${problems.join('; ')}`);
   return Object.freeze(merged);
 }

@@ -1,7 +1,11 @@
-/** 32-bit FNV-1a of a string: a cheap, stable seed for "same prompt, same text". */
-export function fnv1a32(text: string, seed = 0x811c9dc5): number {
+/**
+ * 32-bit FNV-1a of a string, or of its first `chars` characters (no slice: a prefix key costs no
+ * copy): a cheap, stable seed for "same prompt, same text".
+ */
+export function fnv1a32(text: string, seed = 0x811c9dc5, chars = text.length): number {
   let h = seed >>> 0;
-  for (let i = 0; i < text.length; i++) {
+  const end = Math.min(chars, text.length);
+  for (let i = 0; i < end; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }

@@ -12,6 +12,14 @@ export class QueueFullError extends Error {
   }
 }
 
+/** The scheduler's live gauges and their high-water marks since start or the last resetPeaks(). */
+export interface SchedulerGauges {
+  readonly active: number;
+  readonly queued: number;
+  readonly peakActive: number;
+  readonly peakQueued: number;
+}
+
 interface Waiter {
   grant(): void;
 }
@@ -20,10 +28,14 @@ interface Waiter {
  * At most `slots` generations at once (a GPU batch); the rest wait first-in first-out.
  * A waiter whose signal aborts leaves the queue at once, so a cancelled request never runs.
  */
-export class SlotScheduler {
+export class SlotScheduler implements SchedulerGauges {
   readonly #slots: number;
   readonly #queueLimit: number;
   #active = 0;
+  // Kept where the gauges change, not sampled: a burst that fills the queue for a microsecond
+  // between two /stats reads still shows. One compare per grant or enqueue.
+  #peakActive = 0;
+  #peakQueued = 0;
   // A Set keeps insertion order and deletes in O(1): a FIFO that supports leaving from the middle.
   readonly #waiters = new Set<Waiter>();
 
@@ -40,13 +52,27 @@ export class SlotScheduler {
     return this.#waiters.size;
   }
 
+  get peakActive(): number {
+    return this.#peakActive;
+  }
+
+  get peakQueued(): number {
+    return this.#peakQueued;
+  }
+
+  /** Starts new high-water marks from the current levels (what is running now still counts). */
+  resetPeaks(): void {
+    this.#peakActive = this.#active;
+    this.#peakQueued = this.#waiters.size;
+  }
+
   /**
    * A lease at once if a slot is free and nobody is waiting for one; undefined otherwise (then
    * acquire). The common case needs neither a promise nor an AbortSignal.
    */
   tryAcquire(): SlotLease | undefined {
     if (this.#active >= this.#slots || this.#waiters.size > 0) return undefined;
-    this.#active++;
+    this.#take();
     return this.#lease();
   }
 
@@ -70,6 +96,7 @@ export class SlotScheduler {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.#waiters.add(waiter);
+      if (this.#waiters.size > this.#peakQueued) this.#peakQueued = this.#waiters.size;
     });
   }
 
@@ -90,8 +117,13 @@ export class SlotScheduler {
     if (next.done === true || this.#active >= this.#slots) return;
     this.#waiters.delete(next.value);
     // Counted as active before the waiter's continuation runs, so stats never show a free slot twice.
-    this.#active++;
+    this.#take();
     next.value.grant();
+  }
+
+  #take(): void {
+    this.#active++;
+    if (this.#active > this.#peakActive) this.#peakActive = this.#active;
   }
 }
 

@@ -8,6 +8,7 @@ import { DecodeBatch } from './batch.js';
 import { h1Exchange, h2Exchange } from './exchange.js';
 import { createRouter } from './handlers.js';
 import { resolveSimulatorOptions, type SimulatorOptions } from './options.js';
+import { PrefixCache } from './prefix-cache.js';
 import { SlotScheduler } from './scheduler.js';
 import { SimulatorCounters, type SimulatorStats } from './stats.js';
 
@@ -38,17 +39,27 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
   const counters = new SimulatorCounters();
   const scheduler = new SlotScheduler(options.slots, options.queueLimit);
   let last: RecordedRequest | undefined;
-  const stats = (): SimulatorStats => counters.snapshot(scheduler.active, scheduler.queued);
+  const stats = (): SimulatorStats => counters.snapshot(scheduler);
+  // The cache's contents survive a reset, as a GPU's KV cache would: a reset starts a new
+  // measurement (e.g. after a warm-up), it does not cool the server down.
+  const resetStats = (): void => {
+    counters.reset();
+    scheduler.resetPeaks();
+  };
 
   const route = createRouter({
     options,
     counters,
     scheduler,
     batch: new DecodeBatch(),
+    prefixCache:
+      options.prefixCacheEntries > 0
+        ? new PrefixCache(options.prefixCacheEntries, options.prefixChars)
+        : undefined,
     record: (r) => {
       last = r;
     },
-    resetStats: () => counters.reset(),
+    resetStats,
     statsJson: () => JSON.stringify(stats()),
   });
 
@@ -86,7 +97,7 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
     url: `http://${urlHost(options.host)}:${port}`,
     port,
     stats,
-    resetStats: () => counters.reset(),
+    resetStats,
     lastRequest: () => last,
     close() {
       closing ??= new Promise<void>((resolve) => {

@@ -1,3 +1,5 @@
+import type { SchedulerGauges } from './scheduler.js';
+
 /** Counters a test or benchmark reads to see what the simulated GPU actually did. */
 export interface SimulatorStats {
   /** Completion requests received (any outcome). */
@@ -14,15 +16,23 @@ export interface SimulatorStats {
   active: number;
   /** Requests waiting for a slot right now. */
   queued: number;
+  /** Most generations holding a slot at once since start or the last reset (never above slots). */
+  peak_active: number;
+  /** Most requests waiting for a slot at once since start or the last reset. */
+  peak_queued: number;
   /** Requests refused with 503 because the queue was full. */
   rejected: number;
   /** Requests answered with an error (bad body, injected status) or aborted by an injected fault. */
   errors: number;
+  /** Generations whose prompt prefix was in the prefix cache when they got a slot. */
+  prefix_cache_hits: number;
+  /** Generations whose prompt prefix was not cached (it is now); 0 with the cache disabled. */
+  prefix_cache_misses: number;
 }
 
-type CounterName = Exclude<keyof SimulatorStats, 'active' | 'queued'>;
+type CounterName = Exclude<keyof SimulatorStats, 'active' | 'queued' | 'peak_active' | 'peak_queued'>;
 
-/** The monotonic counters; `active`/`queued` are gauges owned by the scheduler. */
+/** The monotonic counters; `active`/`queued` and their peaks are gauges owned by the scheduler. */
 export class SimulatorCounters {
   requests = 0;
   completed = 0;
@@ -31,6 +41,8 @@ export class SimulatorCounters {
   tokens_after_cancel = 0;
   rejected = 0;
   errors = 0;
+  prefix_cache_hits = 0;
+  prefix_cache_misses = 0;
 
   /** Zeroes the counters (gauges are live values and are not touched). */
   reset(): void {
@@ -38,17 +50,21 @@ export class SimulatorCounters {
   }
 
   /** A plain copy combined with the scheduler's gauges. */
-  snapshot(active: number, queued: number): SimulatorStats {
+  snapshot(gauges: SchedulerGauges): SimulatorStats {
     return {
       requests: this.requests,
       completed: this.completed,
       cancelled: this.cancelled,
       tokens_generated: this.tokens_generated,
       tokens_after_cancel: this.tokens_after_cancel,
-      active,
-      queued,
+      active: gauges.active,
+      queued: gauges.queued,
+      peak_active: gauges.peakActive,
+      peak_queued: gauges.peakQueued,
       rejected: this.rejected,
       errors: this.errors,
+      prefix_cache_hits: this.prefix_cache_hits,
+      prefix_cache_misses: this.prefix_cache_misses,
     };
   }
 }
@@ -61,4 +77,6 @@ const COUNTERS: readonly CounterName[] = [
   'tokens_after_cancel',
   'rejected',
   'errors',
+  'prefix_cache_hits',
+  'prefix_cache_misses',
 ];

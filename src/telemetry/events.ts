@@ -12,6 +12,28 @@ export const channels = {
   requestEnd: diagnostics_channel.channel('ghostwire:request:end'),
   /** The request's signal fired (client went away, deadline). Message: RequestContext. */
   requestAbort: diagnostics_channel.channel('ghostwire:request:abort'),
+  /** A deployment's health changed (ejected, half-open, healthy, down). Message: HealthEvent. */
+  deploymentHealth: diagnostics_channel.channel('ghostwire:deployment:health'),
+  /** A request was sent again after its first attempt failed before any byte reached the client. Message: RetryEvent. */
+  requestRetry: diagnostics_channel.channel('ghostwire:request:retry'),
 } as const;
+
+/** Published on deploymentHealth. No request data: names, states and a reason only. */
+export interface HealthEvent {
+  deployment: string;
+  region: string;
+  from: string;
+  to: string;
+  reason: string;
+  at: number;
+}
+
+/** Published on requestRetry. */
+export interface RetryEvent {
+  requestId: string;
+  from: string;
+  to: string;
+  reason: string;
+}
 
 export type RequestEndMessage = RequestContext;

@@ -13,6 +13,11 @@ export interface UpstreamRequest {
   body: Buffer | undefined;
   /** The request's one cancellation signal: when it fires, the transport resets the upstream stream at once. */
   signal: CancelSignal;
+  /**
+   * A health probe: it may open a connection even while reconnect backoff makes requests fail
+   * fast, so a server that comes back is seen at the next probe, not after the backoff.
+   */
+  probe?: boolean;
 }
 
 /**

@@ -116,7 +116,7 @@ export class Http2Pool implements Dispatcher {
     retries: number,
   ): void {
     if (req.signal.aborted) return;
-    const picked = this.pick();
+    const picked = this.pick(req.probe === true);
     if (picked === FULL) {
       this.enqueue(req, handler, control, retries);
       return;
@@ -282,7 +282,7 @@ export class Http2Pool implements Dispatcher {
   }
 
   /** The least-busy usable session, a new one, FULL, or the reason there is none. */
-  private pick(): PooledSession | GatewayError | typeof FULL {
+  private pick(probe: boolean): PooledSession | GatewayError | typeof FULL {
     if (this.closed) return new GatewayError('GW_SHUTTING_DOWN');
     let best: PooledSession | undefined;
     for (const ps of this.sessions) {
@@ -292,7 +292,7 @@ export class Http2Pool implements Dispatcher {
     if (best !== undefined) return best;
     if (this.sessions.length >= this.opts.maxSessions) return FULL;
     const wait = this.backoff.waitMs(Date.now());
-    if (wait > 0) {
+    if (wait > 0 && !probe) {
       return new GatewayError('GW_UPSTREAM_UNAVAILABLE', {
         detail: `Reconnecting after ${this.backoff.consecutiveFailures} failed attempt(s); next in ${wait} ms.`,
         retryAfterS: Math.ceil(wait / 1000),

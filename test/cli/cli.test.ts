@@ -26,6 +26,7 @@ describe('command-line contract', () => {
     for (const args of [
       ['serve', '--bogus'],
       ['simulate', '--slots', 'many'],
+      ['simulate', '--prefix-cache', '-1'],
       ['serve', '--port', '70000'],
       ['frobnicate'],
       ['serve', '--tls-cert', 'x'],

@@ -104,6 +104,7 @@ describe('cancellation reaches the model server', () => {
           name: 'up',
           url: `h2c://127.0.0.1:${big.port}`,
           maxConnections: 1,
+          maxConcurrent: 4000,
           resetBudget: { burst, perSecond: 33 },
         },
       ],

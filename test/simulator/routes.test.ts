@@ -45,14 +45,20 @@ describe('simulator routes', () => {
       tokens_after_cancel: 0,
       active: 0,
       queued: 0,
+      peak_active: 1,
+      peak_queued: 0,
       rejected: 0,
       errors: 0,
+      prefix_cache_hits: 0,
+      prefix_cache_misses: 1,
     });
     assert.deepEqual(stats, sim.stats());
     const reset = await h2Request(session, { method: 'POST', path: '/stats/reset' });
     assert.equal(reset.status, 200);
     assert.equal(sim.stats().requests, 0);
     assert.equal(sim.stats().tokens_generated, 0);
+    assert.equal(sim.stats().peak_active, 0, 'peaks restart from the current (idle) level');
+    assert.equal(sim.stats().prefix_cache_misses, 0);
   });
 
   test('bad JSON is a 400 invalid_request_error', async () => {
@@ -117,10 +123,20 @@ describe('simulator routes', () => {
 });
 
 test('startSimulator refuses invalid options, naming each field', async () => {
-  const opts = { slots: 0, tokenMs: -1, tokensPerSecond: 5 } as Parameters<typeof startSimulator>[0];
+  const opts = {
+    slots: 0,
+    tokenMs: -1,
+    tokensPerSecond: 5,
+    prefixCacheEntries: -1,
+    prefixChars: 0,
+    cachedTtftMs: Number.NaN,
+  } as Parameters<typeof startSimulator>[0];
   await assert.rejects(startSimulator(opts), (err: Error) => {
     assert.match(err.message, /slots/);
     assert.match(err.message, /tokenMs/);
+    assert.match(err.message, /prefixCacheEntries/);
+    assert.match(err.message, /prefixChars/);
+    assert.match(err.message, /cachedTtftMs/);
     assert.match(err.message, /tokensPerSecond: unknown option/);
     return true;
   });

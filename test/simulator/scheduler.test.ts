@@ -33,3 +33,21 @@ test('an aborted waiter leaves the queue and is never granted', async () => {
   (await next).release();
   assert.equal(s.active, 0);
 });
+
+test('peaks are high-water marks of active and queued; resetPeaks restarts them from the current levels', async () => {
+  const s = new SlotScheduler(2, 10);
+  const never = new AbortController().signal;
+  const a = await s.acquire(never);
+  const b = s.tryAcquire();
+  const waiting = [s.acquire(never), s.acquire(never), s.acquire(never)];
+  assert.deepEqual([s.peakActive, s.peakQueued], [2, 3]);
+  a.release();
+  b?.release();
+  assert.deepEqual([s.active, s.queued], [2, 1]);
+  assert.deepEqual([s.peakActive, s.peakQueued], [2, 3], 'marks stay after the levels fall');
+  s.resetPeaks();
+  assert.deepEqual([s.peakActive, s.peakQueued], [2, 1], 'what is running or waiting now still counts');
+  for (const waiter of waiting) (await waiter).release();
+  s.resetPeaks();
+  assert.deepEqual([s.peakActive, s.peakQueued], [0, 0]);
+});

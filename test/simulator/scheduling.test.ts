@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { test } from 'node:test';
-import { startSimulator } from '../../src/simulator/index.js';
+import { startSimulator, type SimulatorStats } from '../../src/simulator/index.js';
 import { connectH2, h2Open, h2Request, parseSse, waitFor } from './helpers.js';
 
 const ENGINE_PATH = '/v1/engines/copilot-codex/completions';
@@ -27,6 +27,9 @@ test('slots=2: five concurrent requests never run more than two at once; the res
     assert.equal(maxActive, 2);
     assert.ok(maxQueued >= 2, `queued at most ${maxQueued}`);
     const stats = sim.stats();
+    // The peaks are kept where the gauges change, so they never miss what a sampler saw.
+    assert.equal(stats.peak_active, 2);
+    assert.ok(stats.peak_queued >= maxQueued && stats.peak_queued <= 3, `peak_queued ${stats.peak_queued}`);
     assert.equal(stats.completed, 5);
     assert.equal(stats.tokens_generated, 50);
     assert.equal(stats.active, 0);
@@ -81,6 +84,42 @@ test('a full queue answers 503 with retry-after, counted as rejected', async () 
     assert.equal(parseSse((await second).body).done, true, 'the queued request runs once the slot frees');
     const stats = sim.stats();
     assert.deepEqual([stats.requests, stats.rejected, stats.cancelled, stats.completed], [3, 1, 1, 1]);
+  } finally {
+    session.close();
+    await sim.close();
+  }
+});
+
+test('peak_active/peak_queued in /stats: high-water marks; POST /stats/reset restarts them from the current levels', async () => {
+  const sim = await startSimulator({ ttftMs: 0, tokenMs: 5, slots: 1 });
+  const session = await connectH2(sim.url);
+  try {
+    const holder = h2Open(session, { path: ENGINE_PATH, body: { prompt: 'a', max_tokens: 256 } });
+    await waitFor(() => sim.stats().active === 1, 'the slot to be taken');
+    const waiters = [1, 2].map(() =>
+      h2Open(session, { path: ENGINE_PATH, body: { prompt: 'b', max_tokens: 1 } }),
+    );
+    await waitFor(() => sim.stats().queued === 2, 'two queued');
+    waiters[0]?.close(http2.constants.NGHTTP2_CANCEL);
+    await waitFor(() => sim.stats().queued === 1, 'one left the queue');
+    const read = async (): Promise<SimulatorStats> =>
+      JSON.parse((await h2Request(session, { method: 'GET', path: '/stats' })).body) as SimulatorStats;
+    let stats = await read();
+    assert.deepEqual([stats.active, stats.queued, stats.peak_active, stats.peak_queued], [1, 1, 1, 2]);
+
+    await h2Request(session, { method: 'POST', path: '/stats/reset' });
+    stats = await read();
+    assert.deepEqual(
+      [stats.peak_active, stats.peak_queued],
+      [1, 1],
+      'still running and waiting: still counted',
+    );
+
+    holder.close(http2.constants.NGHTTP2_CANCEL);
+    await waitFor(() => sim.stats().active === 0, 'idle');
+    await h2Request(session, { method: 'POST', path: '/stats/reset' });
+    stats = await read();
+    assert.deepEqual([stats.peak_active, stats.peak_queued], [0, 0]);
   } finally {
     session.close();
     await sim.close();

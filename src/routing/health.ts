@@ -1,0 +1,163 @@
+import type { RoutingConfig } from '../config/schema.js';
+import { SlidingWindow } from './sliding-window.js';
+
+/**
+ * healthy: takes traffic. ejected: failed on real traffic, out for a cool-down. half-open: the
+ * cool-down is over (or a probe answered), one trial request at a time decides. down: the active
+ * probe fails, whatever the traffic says.
+ */
+export type HealthState = 'healthy' | 'ejected' | 'half-open' | 'down';
+
+export interface HealthChange {
+  from: HealthState;
+  to: HealthState;
+  reason: string;
+}
+
+type PassiveConfig = RoutingConfig['health']['passive'];
+type ActiveConfig = RoutingConfig['health']['active'];
+
+/**
+ * One deployment's health: outlier detection on real requests (consecutive failures or a failure
+ * rate eject it for a cool-down that doubles on each repeat, then one trial request at a time),
+ * combined with an active probe that can hold it down or, by answering, shorten a cool-down.
+ * Time is passed in, so every decision is testable with fixed inputs.
+ */
+export class DeploymentHealth {
+  private passive: 'healthy' | 'ejected' | 'half-open' = 'healthy';
+  private probeDown = false;
+  private consecutiveFailures = 0;
+  private readonly window: SlidingWindow;
+  private ejectedUntil = 0;
+  /** Ejections in a row without a stretch of health in between: the cool-down multiplier. */
+  private ejectionStreak = 0;
+  private recoveredAt = 0;
+  private trialInFlight = false;
+  private probeFailures = 0;
+  private probeSuccesses = 0;
+  /** Counters, for telemetry. */
+  ejectionsTotal = 0;
+
+  constructor(
+    private readonly passiveCfg: PassiveConfig,
+    private readonly activeCfg: Pick<ActiveConfig, 'unhealthyThreshold' | 'healthyThreshold'>,
+    private readonly onChange: (change: HealthChange) => void = () => {},
+  ) {
+    this.window = new SlidingWindow(passiveCfg.windowMs);
+  }
+
+  get state(): HealthState {
+    return this.probeDown ? 'down' : this.passive;
+  }
+
+  /** May a request be sent now? A half-open deployment takes one trial at a time. */
+  available(now: number): boolean {
+    if (this.probeDown) return false;
+    if (this.passive === 'ejected') {
+      if (now < this.ejectedUntil) return false;
+      this.set('half-open', 'cool-down over');
+    }
+    return this.passive === 'healthy' || !this.trialInFlight;
+  }
+
+  /** Counts as capacity for readiness: healthy, or due a trial. */
+  usable(now: number): boolean {
+    if (this.probeDown) return false;
+    return this.passive !== 'ejected' || now >= this.ejectedUntil;
+  }
+
+  /** A request was sent (after available() said yes). */
+  onDispatch(): void {
+    if (this.passive === 'half-open') this.trialInFlight = true;
+  }
+
+  onSuccess(now: number): void {
+    this.consecutiveFailures = 0;
+    this.window.record(false, now);
+    if (this.passive === 'half-open') {
+      this.trialInFlight = false;
+      this.recoveredAt = now;
+      this.window.reset();
+      this.set('healthy', 'trial request succeeded');
+    }
+  }
+
+  onFailure(now: number, reason: string): void {
+    this.window.record(true, now);
+    this.consecutiveFailures++;
+    if (this.passive === 'half-open') {
+      this.eject(now, `trial request failed (${reason})`);
+      return;
+    }
+    if (this.passive !== 'healthy') return;
+    const cfg = this.passiveCfg;
+    if (this.consecutiveFailures >= cfg.consecutiveFailures) {
+      this.eject(now, `${this.consecutiveFailures} consecutive failures (${reason})`);
+      return;
+    }
+    const { total, failed } = this.window.counts(now);
+    if (total >= cfg.minRequests && failed / total >= cfg.failureRate)
+      this.eject(now, `${failed} of ${total} requests failed (${reason})`);
+  }
+
+  /** The request ended without telling us anything (the client cancelled): a trial slot frees up. */
+  onNeutral(): void {
+    if (this.passive === 'half-open') this.trialInFlight = false;
+  }
+
+  onProbe(ok: boolean, now: number, reason = ''): void {
+    if (ok) {
+      this.probeFailures = 0;
+      this.probeSuccesses++;
+      if (this.probeDown && this.probeSuccesses >= this.activeCfg.healthyThreshold) {
+        const from = this.state;
+        this.probeDown = false;
+        this.emit(from, 'probe answered');
+      }
+      // The server answers again: try real traffic now rather than wait out a long cool-down.
+      if (this.passive === 'ejected' && now < this.ejectedUntil) {
+        this.ejectedUntil = now;
+        this.set('half-open', 'probe answered during cool-down');
+      }
+      return;
+    }
+    this.probeSuccesses = 0;
+    this.probeFailures++;
+    if (!this.probeDown && this.probeFailures >= this.activeCfg.unhealthyThreshold) {
+      const from = this.state;
+      this.probeDown = true;
+      this.emit(from, `probe failed ${this.probeFailures}× (${reason})`);
+    }
+  }
+
+  /** True after a failed probe that has not yet reached the threshold: re-check soon. */
+  get probeSuspect(): boolean {
+    return this.probeFailures > 0 && !this.probeDown;
+  }
+
+  private eject(now: number, reason: string): void {
+    const cfg = this.passiveCfg;
+    // A deployment that stayed healthy for a full max cool-down starts its streak afresh.
+    if (this.recoveredAt > 0 && now - this.recoveredAt > cfg.maxEjectionMs) this.ejectionStreak = 0;
+    this.ejectionStreak++;
+    this.ejectionsTotal++;
+    const ms = Math.min(cfg.maxEjectionMs, cfg.baseEjectionMs * 2 ** Math.min(this.ejectionStreak - 1, 30));
+    this.ejectedUntil = now + ms;
+    this.consecutiveFailures = 0;
+    this.trialInFlight = false;
+    this.window.reset();
+    this.set('ejected', `${reason}; out for ${ms} ms`);
+  }
+
+  private set(to: 'healthy' | 'ejected' | 'half-open', reason: string): void {
+    if (this.passive === to) return;
+    const from = this.state;
+    this.passive = to;
+    this.emit(from, reason);
+  }
+
+  private emit(from: HealthState, reason: string): void {
+    const to = this.state;
+    if (from !== to) this.onChange({ from, to, reason });
+  }
+}

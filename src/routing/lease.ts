@@ -1,0 +1,57 @@
+import type { Target } from './registry.js';
+
+/** How an upstream attempt ended, as health sees it. */
+export type LeaseOutcome = 'success' | 'failure' | 'neutral';
+
+/**
+ * One request's hold on one deployment's batch slot, from dispatch until the response ends. It
+ * feeds the balancer (outstanding count, time to first byte) and health (success, failure), and
+ * is released exactly once, which hands the slot to a waiting request.
+ */
+export class Lease {
+  private released = false;
+  private sampled = false;
+
+  constructor(
+    readonly target: Target,
+    readonly startedAt: number,
+    private readonly onRelease: (lease: Lease, outcome: LeaseOutcome, reason: string, now: number) => void,
+    private readonly clock: () => number,
+  ) {
+    const d = target.deployment;
+    d.outstanding++;
+    d.health.onDispatch();
+  }
+
+  get deployment(): Target['deployment'] {
+    return this.target.deployment;
+  }
+
+  /** The upstream's first response byte: one time-to-first-byte sample. */
+  firstByte(): void {
+    if (this.sampled) return;
+    this.sampled = true;
+    const now = this.clock();
+    this.target.deployment.ttfb.add(now - this.startedAt, now);
+  }
+
+  /**
+   * A request that gave up (deadline) before the first byte still tells us the deployment is at
+   * least this slow; without the sample a deployment that never answers would look fast.
+   */
+  sampleIfSilent(): void {
+    if (!this.sampled) this.firstByte();
+  }
+
+  release(outcome: LeaseOutcome, reason = ''): void {
+    if (this.released) return;
+    this.released = true;
+    const d = this.target.deployment;
+    d.outstanding--;
+    this.onRelease(this, outcome, reason, this.clock());
+  }
+
+  get isReleased(): boolean {
+    return this.released;
+  }
+}

@@ -1,0 +1,265 @@
+import { performance } from 'node:perf_hooks';
+import type { RoutingConfig } from '../config/schema.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { CancelSignal } from '../proxy/request-signal.js';
+import { affinityPick } from './affinity.js';
+import { powerOfTwo } from './balancer.js';
+import type { Deployment } from './deployment.js';
+import { Lease, type LeaseOutcome } from './lease.js';
+import type { Model, Registry, Target } from './registry.js';
+import { RetryBudget } from './retry-budget.js';
+
+/** What a routing decision needs to know about the request. */
+export interface RouteRequest {
+  readonly model: Model;
+  /** Affinity key (session + prompt prefix), or undefined. */
+  readonly key: number | undefined;
+  /** A deployment that already failed this request (a retry goes elsewhere). */
+  readonly exclude: Deployment | undefined;
+  readonly signal: CancelSignal;
+  /** performance.now() time after which the request is worthless. */
+  readonly deadlineAt: number;
+}
+
+interface Waiter {
+  readonly req: RouteRequest;
+  readonly resolve: (lease: Lease) => void;
+  readonly reject: (err: unknown) => void;
+  timer: NodeJS.Timeout | undefined;
+  readonly onAbort: () => void;
+}
+
+/** Counters for tests and telemetry. */
+export interface RouterStats {
+  queued: number;
+  queuedTotal: number;
+  spilledTotal: number;
+  panicTotal: number;
+  noCapacityTotal: number;
+  retriesTotal: number;
+  retriesRefusedTotal: number;
+}
+
+/**
+ * Picks a deployment for each request. In order: this instance's region (power of two choices by
+ * load and time to first byte, or the request's affinity deployment under bounded load); when
+ * every local deployment is busy, a short wait in a bounded queue; then the next region in
+ * preference order; then 503 GW_NO_CAPACITY. A region with no healthy deployment is skipped at
+ * once. If no deployment of a model is healthy anywhere, the request is tried anyway (panic
+ * routing, as Envoy does): health checks that are wrong must not take everything down.
+ */
+export class Router {
+  readonly retryBudget: RetryBudget;
+  private readonly waiters: Waiter[] = [];
+  private queuedTotal = 0;
+  private spilledTotal = 0;
+  private panicTotal = 0;
+  private noCapacityTotal = 0;
+  private readonly release = (lease: Lease, outcome: LeaseOutcome, reason: string, now: number): void =>
+    this.onRelease(lease, outcome, reason, now);
+
+  constructor(
+    private readonly registry: Registry,
+    private readonly cfg: RoutingConfig,
+    private readonly clock: () => number = () => performance.now(),
+    private readonly random: () => number = Math.random,
+  ) {
+    this.retryBudget = new RetryBudget(cfg.retries.budgetRatio, cfg.retries.minPerSecond);
+  }
+
+  /**
+   * A lease on a deployment for this request, at once when one has room (the common case, no
+   * promise), else after a wait. Throws or rejects GW_NO_CAPACITY (503, Retry-After) when nothing
+   * frees up in time; rejects with the signal's reason if the request is aborted while waiting.
+   */
+  acquire(req: RouteRequest): Lease | Promise<Lease> {
+    const now = this.clock();
+    const lease = this.pick(req, false, now);
+    if (lease !== undefined) return lease;
+    const maxWaitMs = this.cfg.queue.maxWaitMs;
+    const leftMs = req.deadlineAt - now;
+    if (maxWaitMs > 0 && leftMs > 0 && this.waiters.length < this.cfg.queue.maxWaiting)
+      // When the deadline comes first it ends the wait (504, via the request's signal), not a 503.
+      return this.enqueue(req, leftMs <= maxWaitMs ? undefined : maxWaitMs);
+    const spilled = this.pick(req, true, now);
+    if (spilled === undefined) throw this.noCapacity();
+    return spilled;
+  }
+
+  /** A lease only if some deployment, in any region, has room right now (retries do not queue). */
+  acquireNow(req: RouteRequest): Lease | undefined {
+    const now = this.clock();
+    if (now >= req.deadlineAt) return undefined;
+    return this.pick(req, true, now);
+  }
+
+  /** Whether this instance has healthy capacity in its own region (GET /readyz). */
+  readiness(): { ready: boolean; region: string; usable: number; total: number } {
+    const now = this.clock();
+    const region = this.cfg.region;
+    let local = this.registry.deployments.filter((d) => d.region === region);
+    // An instance with no deployments of its own region is a pure spill-over proxy: judge them all.
+    if (local.length === 0) local = [...this.registry.deployments];
+    const usable = local.filter((d) => d.health.usable(now)).length;
+    return { ready: usable > 0, region, usable, total: local.length };
+  }
+
+  /**
+   * The public URL of the nearest region with healthy capacity (this one first), for the token
+   * exchange to send clients to; undefined when that region has no publicUrl configured.
+   */
+  nearestRegionUrl(): string | undefined {
+    const now = this.clock();
+    for (const region of this.registry.regionOrder) {
+      const deployments = this.registry.deployments.filter((d) => d.region === region);
+      if (deployments.some((d) => d.health.usable(now)))
+        return this.cfg.regions.find((r) => r.name === region)?.publicUrl;
+    }
+    return this.cfg.regions.find((r) => r.name === this.cfg.region)?.publicUrl;
+  }
+
+  stats(): RouterStats {
+    return {
+      queued: this.waiters.length,
+      queuedTotal: this.queuedTotal,
+      spilledTotal: this.spilledTotal,
+      panicTotal: this.panicTotal,
+      noCapacityTotal: this.noCapacityTotal,
+      retriesTotal: this.retryBudget.retriesTotal,
+      retriesRefusedTotal: this.retryBudget.refusedTotal,
+    };
+  }
+
+  /** Rejects every waiting request (shutdown). */
+  close(): void {
+    for (const w of this.waiters.splice(0)) {
+      if (w.timer !== undefined) clearTimeout(w.timer);
+      w.req.signal.removeEventListener('abort', w.onAbort);
+      w.reject(new GatewayError('GW_SHUTTING_DOWN'));
+    }
+  }
+
+  /**
+   * One pass over the model's regions. Without `spill`, a local region that is healthy but full
+   * stops the search (the request waits for it first); with it, every region is tried.
+   */
+  private pick(req: RouteRequest, spill: boolean, now: number): Lease | undefined {
+    const tiers = req.model.tiers;
+    let anyUsable = false;
+    for (let i = 0; i < tiers.length; i++) {
+      const tier = tiers[i] as readonly Target[];
+      const { target, usable } = this.pickInTier(tier, req, now);
+      if (target !== undefined) {
+        if (i > 0) this.spilledTotal++;
+        return new Lease(target, now, this.release, this.clock);
+      }
+      anyUsable ||= usable;
+      if (i === 0 && usable && !spill) return undefined;
+    }
+    if (anyUsable) return undefined;
+    // Nothing healthy anywhere: try any deployment with room rather than refuse outright.
+    const target = this.panicPick(req);
+    if (target === undefined) return undefined;
+    this.panicTotal++;
+    return new Lease(target, now, this.release, this.clock);
+  }
+
+  /** The chosen target in one region, and whether the region has healthy deployments at all. */
+  private pickInTier(
+    tier: readonly Target[],
+    req: RouteRequest,
+    now: number,
+  ): { target: Target | undefined; usable: boolean } {
+    // One target (the common single-replica region): no array, no draw.
+    if (tier.length === 1) {
+      const t = tier[0] as Target;
+      const d = t.deployment;
+      if (d === req.exclude || !d.health.usable(now)) return { target: undefined, usable: false };
+      return { target: d.eligible(now) ? t : undefined, usable: true };
+    }
+    let usable = false;
+    const candidates: Deployment[] = [];
+    for (const t of tier) {
+      const d = t.deployment;
+      if (d === req.exclude || !d.health.usable(now)) continue;
+      usable = true;
+      if (d.eligible(now)) candidates.push(d);
+    }
+    if (candidates.length === 0) return { target: undefined, usable };
+    const chosen =
+      (req.key === undefined || !this.cfg.affinity.enabled
+        ? undefined
+        : affinityPick(candidates, req.key, this.cfg.affinity.loadFactor)) ??
+      powerOfTwo(candidates, this.random);
+    return { target: tier.find((t) => t.deployment === chosen), usable };
+  }
+
+  private panicPick(req: RouteRequest): Target | undefined {
+    const room = req.model.targets.filter(
+      (t) => t.deployment !== req.exclude && t.deployment.outstanding < t.deployment.capacity,
+    );
+    const chosen = powerOfTwo(
+      room.map((t) => t.deployment),
+      this.random,
+    );
+    return room.find((t) => t.deployment === chosen);
+  }
+
+  private enqueue(req: RouteRequest, waitMs: number | undefined): Promise<Lease> {
+    this.queuedTotal++;
+    return new Promise<Lease>((resolve, reject) => {
+      const waiter: Waiter = {
+        req,
+        resolve,
+        reject,
+        timer: undefined,
+        onAbort: () => {
+          this.remove(waiter);
+          const reason: unknown = req.signal.reason;
+          reject(reason instanceof Error ? reason : new GatewayError('GW_CLIENT_CLOSED'));
+        },
+      };
+      if (waitMs !== undefined)
+        waiter.timer = setTimeout(() => {
+          this.remove(waiter);
+          // The wait is over: any region will do now, else no capacity.
+          const lease = this.pick(req, true, this.clock());
+          if (lease !== undefined) resolve(lease);
+          else reject(this.noCapacity());
+        }, waitMs);
+      req.signal.addEventListener('abort', waiter.onAbort);
+      this.waiters.push(waiter);
+    });
+  }
+
+  private remove(w: Waiter): void {
+    const i = this.waiters.indexOf(w);
+    if (i >= 0) this.waiters.splice(i, 1);
+    if (w.timer !== undefined) clearTimeout(w.timer);
+    w.req.signal.removeEventListener('abort', w.onAbort);
+  }
+
+  private onRelease(lease: Lease, outcome: LeaseOutcome, reason: string, now: number): void {
+    const health = lease.deployment.health;
+    if (outcome === 'success') health.onSuccess(now);
+    else if (outcome === 'failure') health.onFailure(now, reason);
+    else health.onNeutral();
+    if (this.waiters.length === 0) return;
+    // One slot freed: the first waiter (in arrival order) that can use it gets it.
+    for (const w of this.waiters) {
+      const next = this.pick(w.req, false, now);
+      if (next === undefined) continue;
+      this.remove(w);
+      w.resolve(next);
+      return;
+    }
+  }
+
+  private noCapacity(): GatewayError {
+    this.noCapacityTotal++;
+    return new GatewayError('GW_NO_CAPACITY', {
+      detail: 'Every deployment of this model is at its batch capacity.',
+      retryAfterS: 1,
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Ewma } from '../../src/routing/ewma.js';
+import { RetryBudget } from '../../src/routing/retry-budget.js';
+
+describe('ewma', () => {
+  it('starts at the initial value, then the first samples are averaged plainly', () => {
+    const e = new Ewma(10_000, 50);
+    assert.equal(e.value, 50);
+    e.add(100, 0);
+    assert.equal(e.value, 100);
+    e.add(10, 0);
+    assert.equal(e.value, 55, 'two samples at once: their mean, not 100 forever');
+  });
+
+  it('old samples decay with time: after many decay periods the recent value dominates', () => {
+    const e = new Ewma(1000, 50);
+    for (let i = 0; i < 2000; i++) e.add(100, i);
+    for (let t = 0; t < 5; t++) e.add(10, 2000 + (t + 1) * 1000);
+    assert.ok(e.value < 12, `value ${e.value}`);
+  });
+
+  it('at a high rate one sample moves the average only a little', () => {
+    const e = new Ewma(10_000, 50);
+    for (let i = 0; i < 5000; i++) e.add(20, i * 0.5);
+    const before = e.value;
+    e.add(2000, 2500.5);
+    assert.ok(e.value - before < 1, `one outlier moved it by ${e.value - before}`);
+  });
+});
+
+describe('retry budget', () => {
+  it('allows the floor on a quiet gateway, then a share of requests', () => {
+    const b = new RetryBudget(0.1, 1); // floor: 1/s over 10 s = 10 retries
+    let allowed = 0;
+    for (let i = 0; i < 20; i++) if (b.tryRetry(i)) allowed++;
+    assert.equal(allowed, 10);
+    for (let i = 0; i < 100; i++) b.onRequest(100 + i);
+    assert.equal(b.tryRetry(300), true, '100 requests add 10 retries');
+    let more = 1;
+    while (b.tryRetry(300)) more++;
+    assert.equal(more, 10);
+    assert.equal(b.refusedTotal, 11);
+  });
+
+  it('the window slides: spent retries come back after 10 s', () => {
+    const b = new RetryBudget(0, 0.5); // 5 per 10 s
+    let n = 0;
+    while (b.tryRetry(0)) n++;
+    assert.equal(n, 5);
+    assert.equal(b.tryRetry(5000), false);
+    assert.equal(b.tryRetry(11_000), true);
+  });
+});

@@ -80,7 +80,7 @@ kernel has it, else a userspace delay link (it says which). See docs/demo-region
 
   --regions N        2 or 3 (default 3)
   --duration-s N     seconds per phase (default 6)
-  --rate N           requests per second from each region's users (default 50)
+  --rate N           requests per second from each region's users (default 30)
   --sims N           simulators per region (default 2)
   --max-move-ms N    failover must reach the users within this (default 1000)
   --json             print the result as JSON instead of a table

@@ -76,6 +76,7 @@ async function main(): Promise<void> {
 
   const startSimulators = async (): Promise<void> => {
     const t0 = clock();
+    let firstAt: number | undefined;
     simulators = await Promise.all(
       config.simulators.map((sim) =>
         startProcess({
@@ -84,15 +85,19 @@ async function main(): Promise<void> {
           args: [BIN, 'simulate', '--host', sim.host, '--port', String(sim.port), ...config.simulatorArgs],
           ready: /listening on (\S+)/,
           timeoutMs: START_TIMEOUT_MS,
-        }).then((p) => processes.add(p)),
+        }).then((p) => {
+          firstAt ??= clock();
+          return processes.add(p);
+        }),
       ),
     );
-    const at = clock();
+    // From the first one up, the region has capacity again: the gateway may use it.
+    const at = firstAt ?? clock();
     for (const sim of simulators)
       send({ type: 'identity', simulator: sim.name, id: await simulatorIdentityOf(sim.url, 2000) });
     send({
       type: 'log',
-      message: `simulators listening after ${Math.round(at - t0)} ms, identified after ${Math.round(clock() - t0)} ms`,
+      message: `${simulators.length} simulator(s) listening ${((at - t0) / 1000).toFixed(1)} s after their start`,
     });
     send({ type: 'simulators-started', at });
   };

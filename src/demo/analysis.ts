@@ -46,9 +46,9 @@ export interface UserStats {
   failedBeforeStreaming: number;
   /** Cut after completion bytes had arrived. */
   cutMidStream: number;
-  /** Requests that got completion bytes, by the region of the simulator that sent them. */
+  /** Requests served to the end, by the region of the simulator that served them. */
   servedIn: Record<string, number>;
-  /** servedIn as a share of every request that got completion bytes, in %. */
+  /** servedIn as a share of every request served to the end, in %. */
   sharePct: Record<string, number>;
   /** Error codes of the requests that failed before streaming. */
   failedErrors: Record<string, number>;
@@ -166,7 +166,7 @@ function userStats(
       const code = r.error ?? `HTTP_${r.status}`;
       errors[code] = (errors[code] ?? 0) + 1;
     }
-    if (r.firstByteAt !== undefined) {
+    if (r.outcome === 'ok') {
       served++;
       const at = where(r) ?? 'unknown';
       servedIn[at] = (servedIn[at] ?? 0) + 1;
@@ -253,7 +253,7 @@ function recoveryOf(log: RunLog, where: (r: RequestRecord) => string | undefined
   );
   if (back !== undefined) {
     out.returnMs = round1(back - log.restartAt);
-    const after = mine.filter((r) => r.startAt >= back && r.firstByteAt !== undefined);
+    const after = mine.filter((r) => r.startAt >= back && r.outcome === 'ok');
     if (after.length > 0)
       out.homePctAfterReturn = round1((100 * after.filter((r) => where(r) === region).length) / after.length);
   }

@@ -74,7 +74,7 @@ export interface RequestRecord {
 
 export type AgentEvent =
   | { type: 'ready'; links: number }
-  /** `at`: when the last of them was listening. */
+  /** `at`: when the first of them was listening (from then on the region has capacity). */
   | { type: 'simulators-started'; at: number }
   | { type: 'gateway-started'; at: number }
   /** `at`: just before the first SIGKILL. */

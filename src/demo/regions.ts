@@ -53,7 +53,7 @@ export interface DemoOptions {
 export const DEMO_DEFAULTS: DemoOptions = Object.freeze({
   regions: 3,
   phaseMs: 6000,
-  ratePerS: 50,
+  ratePerS: 30,
   simsPerRegion: 2,
   warmupMs: 1500,
   maxMoveMs: 1000,

@@ -6,7 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { DemoResult } from '../../src/demo/regions.js';
-import { demoNamespaces, destroyNamespace, netnsUnavailableReason } from '../../src/demo/netns.js';
+import {
+  demoNamespaces,
+  destroyNamespace,
+  netnsUnavailableReason,
+  pidAlive,
+  removeStaleNamespaces,
+  run as runCommand,
+} from '../../src/demo/netns.js';
 import { BIN } from '../helpers/spawn.js';
 
 // The issue's acceptance run, small: `ghostwire demo regions` with 2 regions and 3 s phases, as a
@@ -146,6 +153,25 @@ describe('ghostwire demo regions', { skip: SKIP }, () => {
       }
     },
   );
+
+  it('namespaces left by a run that died (and processes still in them) are removed by the next run', async () => {
+    const dead = 2 ** 22 + 12345; // above pid_max's default: no live process has it
+    const ns = `gwdemo-${dead}-r1`;
+    await runCommand('ip', ['netns', 'add', ns]);
+    const sleeper = spawn('ip', ['netns', 'exec', ns, 'sleep', '60'], { stdio: 'ignore' });
+    const exited = new Promise((r) => sleeper.once('close', r));
+    try {
+      await sleep(200);
+      assert.ok(sleeper.pid !== undefined && pidAlive(sleeper.pid));
+      assert.deepEqual(await removeStaleNamespaces(), [ns]);
+      assert.deepEqual(await demoNamespaces(dead), []);
+      await exited;
+      assert.equal(sleeper.signalCode, 'SIGKILL');
+    } finally {
+      sleeper.kill('SIGKILL');
+      await destroyNamespace(ns);
+    }
+  });
 
   it(
     'Ctrl-C while it is starting removes every process and namespace it made, exit 130',

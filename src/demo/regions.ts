@@ -125,19 +125,20 @@ export async function runRegionsDemo(
       endAt: 0,
     };
     progress('starting simulators, gateways and users in every region');
-    agents.push(
-      ...(await Promise.all(
-        plan.regions.map(async (region) => {
-          const file = join(dir, `${region.name}.json`);
-          const config = gatewayConfig(plan, region.name, topology.mode, {
-            maxConcurrent: 16,
-            probeIntervalMs: 500,
-          });
-          await writeFile(file, JSON.stringify(config, null, 2));
-          return Agent.start(plan, region, topology.mode, file, options, log, signal, progress);
-        }),
-      )),
+    // Every start is waited for (and each agent tracked) before a failure is thrown: none is left running.
+    const starts = await Promise.allSettled(
+      plan.regions.map(async (region) => {
+        const file = join(dir, `${region.name}.json`);
+        const config = gatewayConfig(plan, region.name, topology.mode, {
+          maxConcurrent: 16,
+          probeIntervalMs: 500,
+        });
+        await writeFile(file, JSON.stringify(config, null, 2));
+        agents.push(await Agent.start(plan, region, topology.mode, file, options, log, signal, progress));
+      }),
     );
+    for (const start of starts) if (start.status === 'rejected') throw start.reason;
+    agents.sort((a, b) => a.region.index - b.region.index);
     await Promise.all(agents.map((a) => a.command({ cmd: 'start-simulators' }, 'simulators-started')));
     await Promise.all(agents.map((a) => a.command({ cmd: 'start-gateway' }, 'gateway-started')));
     await Promise.all(agents.map((a) => a.ready(START_TIMEOUT_MS)));

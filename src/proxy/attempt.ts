@@ -56,13 +56,20 @@ export class Attempt implements UpstreamHandler {
     const d = target.deployment;
     ctx.deployment = d.name;
     if (ctx.signal.aborted) return this.lease.release('neutral');
+    let payload: Buffer;
+    try {
+      payload = upstreamBody(raw, body, d.adapter, model.upstreamModel);
+    } catch (err) {
+      this.lease.release('neutral'); // the slot must come back whatever went wrong here
+      throw err;
+    }
     ctx.signal.addEventListener('abort', this.onAbort);
     this.control = d.dispatcher.dispatch(
       {
         method: 'POST',
         path: target.path,
         headers: { ...d.baseHeaders, 'x-request-id': ctx.id },
-        body: upstreamBody(raw, body, d.adapter, model.upstreamModel),
+        body: payload,
         signal: ctx.signal,
       },
       this,
@@ -181,7 +188,12 @@ export class Attempt implements UpstreamHandler {
       const event: RetryEvent = { requestId: ctx.id, from: failed.name, to: next.deployment.name, reason };
       channels.requestRetry.publish(event);
     }
-    new Attempt(this.fr, next, true).send();
+    try {
+      new Attempt(this.fr, next, true).send();
+    } catch (err) {
+      // Called from a transport callback: an exception must become the client's error, not a crash.
+      respondError(this.fr.ex, ctx, err);
+    }
     return true;
   }
 }

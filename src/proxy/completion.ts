@@ -44,9 +44,11 @@ export function createCompletionHandler(
       validateCompletionBody(body, format === 'openai');
       const model = registry.resolve(format === 'copilot' ? engine : (body.model as string));
       ctx.model = model.name;
-      const key = routing.affinity.enabled
-        ? affinityKey(ex.header(AFFINITY_HEADER), ex.header(SESSION_HEADER), promptText(body), promptChars)
-        : undefined;
+      // With one deployment there is nothing to choose: skip hashing the prompt.
+      const key =
+        routing.affinity.enabled && model.targets.length > 1
+          ? affinityKey(ex.header(AFFINITY_HEADER), ex.header(SESSION_HEADER), promptText(body), promptChars)
+          : undefined;
       let lease: Lease | Promise<Lease> = router.acquire({
         model,
         key,

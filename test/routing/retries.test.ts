@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startSimulator } from '../../src/simulator/index.js';
+import { channels, type RetryEvent } from '../../src/telemetry/events.js';
+import { copilotBody, h2connect, h2request } from '../helpers/clients.js';
+import { fakeH2Upstream, sseChunk } from '../helpers/fake-upstream.js';
+import { gatewayFor } from '../helpers/gateway.js';
+
+const PATH = '/v1/engines/default/completions';
+
+/** Collects retry events while `fn` runs. */
+async function withRetries<T>(fn: (events: RetryEvent[]) => Promise<T>): Promise<T> {
+  const events: RetryEvent[] = [];
+  const on = (m: unknown): void => void events.push(m as RetryEvent);
+  channels.requestRetry.subscribe(on);
+  try {
+    return await fn(events);
+  } finally {
+    channels.requestRetry.unsubscribe(on);
+  }
+}
+
+describe('retries over real sockets', () => {
+  for (const status of [502, 503]) {
+    it(`an upstream answering ${status} is retried once on another deployment; the client sees only the good answer`, async () => {
+      const bad = await fakeH2Upstream((stream) => {
+        stream.respond({ ':status': status, 'content-type': 'application/json' });
+        stream.end('{"error":"overloaded"}');
+      });
+      const good = await startSimulator({ ttftMs: 1, tokenMs: 1, maxTokens: 4 });
+      const gw = await gatewayFor({
+        // Affinity pins the key to one deployment; send it to the bad one first by weight.
+        deployments: [
+          { name: 'bad', url: bad.url, weight: 100 },
+          { name: 'good', url: `h2c://127.0.0.1:${good.port}`, weight: 0.01 },
+        ],
+        models: [{ name: 'default', deployments: ['bad', 'good'] }],
+        routing: { affinity: { enabled: false }, health: { active: { enabled: false } } },
+      });
+      const session = await h2connect(gw.urls[0] as string);
+      try {
+        await withRetries(async (events) => {
+          const r = await h2request(session, PATH, copilotBody({ max_tokens: 4 }));
+          assert.equal(r.status, 200);
+          assert.match(r.body, /data: \[DONE\]/);
+          assert.equal(bad.seen.length, 1);
+          assert.equal(good.stats().requests, 1);
+          assert.deepEqual(
+            events.map((e) => [e.from, e.to, e.reason]),
+            [['bad', 'good', `answered ${status}`]],
+          );
+        });
+      } finally {
+        session.close();
+        await gw.close(100);
+        await Promise.all([bad.close(), good.close()]);
+      }
+    });
+  }
+
+  it('a completion cut after its first byte is never retried: the client gets an SSE error event', async () => {
+    const cutter = await fakeH2Upstream((stream) => {
+      stream.respond({ ':status': 200, 'content-type': 'text/event-stream' });
+      stream.write(sseChunk('def '));
+      setTimeout(() => stream.session?.destroy(), 20); // the model server crashes mid-stream
+    });
+    const good = await startSimulator({ ttftMs: 1, tokenMs: 1, maxTokens: 4 });
+    const gw = await gatewayFor({
+      deployments: [
+        { name: 'cutter', url: cutter.url, weight: 100 },
+        { name: 'good', url: `h2c://127.0.0.1:${good.port}`, weight: 0.01 },
+      ],
+      models: [{ name: 'default', deployments: ['cutter', 'good'] }],
+      routing: { affinity: { enabled: false }, health: { active: { enabled: false } } },
+    });
+    const session = await h2connect(gw.urls[0] as string);
+    try {
+      await withRetries(async (events) => {
+        const r = await h2request(session, PATH, copilotBody());
+        assert.equal(r.status, 200);
+        assert.match(r.body, /^data: .*"text":"def "/);
+        assert.match(r.body, /GW_UPSTREAM_CLOSED/);
+        assert.equal(good.stats().requests, 0, 'no second attempt after the first byte');
+        assert.equal(events.length, 0);
+      });
+    } finally {
+      session.close();
+      await gw.close(100);
+      await Promise.all([cutter.close(), good.close()]);
+    }
+  });
+
+  it("a 4xx answer is the request's fault: not retried, not counted against the deployment", async () => {
+    const picky = await fakeH2Upstream((stream) => {
+      stream.respond({ ':status': 400, 'content-type': 'application/json' });
+      stream.end('{"error":"bad"}');
+    });
+    const good = await startSimulator({ ttftMs: 1, tokenMs: 1, maxTokens: 4 });
+    const gw = await gatewayFor({
+      deployments: [
+        { name: 'picky', url: picky.url, weight: 100 },
+        { name: 'good', url: `h2c://127.0.0.1:${good.port}`, weight: 0.01 },
+      ],
+      models: [{ name: 'default', deployments: ['picky', 'good'] }],
+      routing: { affinity: { enabled: false }, health: { active: { enabled: false } } },
+    });
+    const session = await h2connect(gw.urls[0] as string);
+    try {
+      for (let i = 0; i < 8; i++) {
+        const r = await h2request(session, PATH, copilotBody());
+        if (r.status !== 400) continue; // the rare draw that picked `good`
+        assert.match(r.body, /GW_UPSTREAM_ERROR/);
+      }
+      assert.equal(gw.registry.deployments[0]?.health.state, 'healthy');
+      assert.equal(gw.router.stats().retriesTotal, 0);
+    } finally {
+      session.close();
+      await gw.close(100);
+      await Promise.all([picky.close(), good.close()]);
+    }
+  });
+
+  it('retries stop at the budget: beyond it the client gets the upstream error', async () => {
+    const bad = await fakeH2Upstream((stream) => {
+      stream.respond({ ':status': 503 });
+      stream.end();
+    });
+    const alsoBad = await fakeH2Upstream((stream) => {
+      stream.respond({ ':status': 503 });
+      stream.end();
+    });
+    const gw = await gatewayFor({
+      deployments: [
+        { name: 'a', url: bad.url },
+        { name: 'b', url: alsoBad.url },
+      ],
+      models: [{ name: 'default', deployments: ['a', 'b'] }],
+      routing: {
+        affinity: { enabled: false },
+        health: { active: { enabled: false }, passive: { consecutiveFailures: 1000, minRequests: 1000 } },
+        retries: { budgetRatio: 0, minPerSecond: 0.3 }, // 3 retries per 10 s
+      },
+    });
+    const session = await h2connect(gw.urls[0] as string);
+    try {
+      const results = [];
+      for (let i = 0; i < 6; i++) results.push(await h2request(session, PATH, copilotBody()));
+      assert.ok(results.every((r) => r.status === 503 && r.body.includes('GW_NO_CAPACITY')));
+      assert.equal(bad.seen.length + alsoBad.seen.length, 6 + 3, 'six first attempts, three retries');
+      assert.equal(gw.router.stats().retriesRefusedTotal, 3);
+    } finally {
+      session.close();
+      await gw.close(100);
+      await Promise.all([bad.close(), alsoBad.close()]);
+    }
+  });
+});

@@ -8,6 +8,7 @@ Commands:
   serve       run the gateway (no flags: embedded model simulator, ready to try)
   simulate    run the model-server simulator on its own
   token       mint, inspect and revoke gateway tokens
+  demo        demo regions: multi-region failover on this machine (root, network namespaces)
 
 Run 'ghostwire <command> --help' for a command's flags.
 `,
@@ -65,5 +66,27 @@ Gateway tokens, from the same config file the gateway runs with. Secrets are nev
   revoke     add a token id or user to the shared denylist in Redis (auth.revocation.redis);
              every instance refuses it within a second. unrevoke takes it off again.
   revoked    list the denylist (Redis and config).
+`,
+  demo: `Usage: ghostwire demo regions [--regions 2|3] [--duration-s N] [--rate N] [--sims N]
+                             [--max-move-ms N] [--json] [--log FILE]
+
+Builds 2 or 3 "regions" on this machine — Linux network namespaces joined by veth links with
+round-trip delays (2 ms in a region, 40-150 ms between) — each with a gateway, model simulators
+and users, then: steady load; the first region's simulators SIGKILLed; the same simulators
+restarted. Prints where each region's users were served, requests that failed before streaming
+or were cut mid-stream, how fast traffic moved away and back, and /readyz. Needs root; cleans up
+every namespace and process it made, also on error and Ctrl-C. Delays use tc netem when the
+kernel has it, else a userspace delay link (it says which). See docs/demo-regions.md.
+
+  --regions N        2 or 3 (default 3)
+  --duration-s N     seconds per phase (default 6)
+  --rate N           requests per second from each region's users (default 30)
+  --sims N           simulators per region (default 2)
+  --max-move-ms N    failover must reach the users within this (default 1000)
+  --json             print the result as JSON instead of a table
+  --log FILE         write the run log (every request as its user saw it, /readyz and /stats) as JSON
+  -h, --help         show this help
+
+Exit code: 0 every expectation held, 1 one did not (each printed with why) or it cannot run here.
 `,
 } as const;

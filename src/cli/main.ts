@@ -8,6 +8,8 @@ const COMMANDS: Record<string, (argv: string[], out: NodeJS.WritableStream) => P
   serve: serveCommand,
   simulate: simulateCommand,
   token: tokenCommand,
+  // Loaded on demand: the demo's modules add nothing to the other commands' start-up.
+  demo: async (argv, out) => (await import('./demo.js')).demoCommand(argv, out),
 };
 
 /** The `ghostwire` command line. Returns the exit code: 0 ok, 1 runtime failure, 2 usage or config error. */

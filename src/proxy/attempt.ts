@@ -189,7 +189,11 @@ export class Attempt implements UpstreamHandler {
       if (ctx.signal.aborted || ex.closed) return;
       // A healthy deployment with room right now and a transport not failing fast: a retry
       // neither queues nor uses panic routing, and spends budget only when it is sent.
+      // After a lost connection (not an answer), siblings in the same region must prove they
+      // are alive by having answered since this attempt began.
+      const lost = err.code === 'GW_UPSTREAM_UNAVAILABLE' || err.code === 'GW_UPSTREAM_CLOSED';
       const next = router.acquireForRetry({
+        ...(lost ? { suspectRegion: failed.region, provenSince: this.lease.startedAt } : {}),
         model,
         key,
         exclude: failed,

@@ -35,7 +35,7 @@ export class Deployment implements AffinityNode {
   readonly ttfb: Ewma;
   /** Requests sent and not yet finished (the gateway's own count, not the transport's). */
   outstanding = 0;
-  /** performance.now() of the last successful completion (-Infinity: none yet). */
+  /** performance.now() of its last first byte or successful completion (-Infinity: none yet). */
   lastSuccessAt = -Infinity;
 
   constructor(cfg: DeploymentConfig, index: number, routing: RoutingConfig) {

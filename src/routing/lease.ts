@@ -34,7 +34,12 @@ export class Lease {
     if (this.sampled) return;
     this.sampled = true;
     const now = this.clock();
-    this.target.deployment.ttfb.add(now - this.startedAt, now);
+    const d = this.target.deployment;
+    d.ttfb.add(now - this.startedAt, now);
+    d.lastSuccessAt = now; // it answers: evidence for retries choosing among its siblings
+    // A half-open trial has proved enough once the model streams: heal now rather than after the
+    // whole completion, so a recovering region takes traffic back within one time-to-first-byte.
+    if (this.trial) d.health.onSuccess(now, true);
   }
 
   /**

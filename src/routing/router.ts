@@ -19,6 +19,13 @@ export interface RouteRequest {
   readonly signal: CancelSignal;
   /** performance.now() time after which the request is worthless. */
   readonly deadlineAt: number;
+  /**
+   * A retry after a lost connection: deployments in this region count only if they answered
+   * since `provenSince` (a region's servers often die together; a sibling that has said nothing
+   * since is as likely dead as the one that failed).
+   */
+  readonly suspectRegion?: string | undefined;
+  readonly provenSince?: number;
 }
 
 interface Waiter {
@@ -107,7 +114,10 @@ export class Router {
   acquireForRetry(req: RouteRequest): Lease | undefined {
     const now = this.clock();
     if (this.closed || now >= req.deadlineAt || !this.retryBudget.canRetry(now)) return undefined;
-    const lease = this.pick(req, true, now, true);
+    // If the suspect region has no sibling that answered lately, any reachable one will do.
+    let lease = this.pick(req, true, now, true);
+    if (lease === undefined && req.suspectRegion !== undefined)
+      lease = this.pick({ ...req, suspectRegion: undefined }, true, now, true);
     if (lease !== undefined) this.retryBudget.spend(now);
     return lease;
   }
@@ -206,7 +216,7 @@ export class Router {
     if (tier.length === 1) {
       const t = tier[0] as Target;
       const d = t.deployment;
-      if (d === req.exclude || !d.health.usable(now)) return undefined;
+      if (d === req.exclude || !d.health.usable(now) || unproven(d, req)) return undefined;
       this.tierUsable = true;
       this.tierHealthy = d.health.healthy;
       return d.eligible(now) && (!retry || d.dispatcher.reachable) ? t : undefined;
@@ -214,7 +224,7 @@ export class Router {
     const candidates: Deployment[] = [];
     for (const t of tier) {
       const d = t.deployment;
-      if (d === req.exclude || !d.health.usable(now)) continue;
+      if (d === req.exclude || !d.health.usable(now) || unproven(d, req)) continue;
       this.tierUsable = true;
       if (d.health.healthy) this.tierHealthy = true;
       if (d.eligible(now) && (!retry || d.dispatcher.reachable)) candidates.push(d);
@@ -314,4 +324,9 @@ export class Router {
 function uses(model: Model, d: Deployment): boolean {
   for (const t of model.targets) if (t.deployment === d) return true;
   return false;
+}
+
+/** A deployment in the suspect region that has not answered since the failure began. */
+function unproven(d: Deployment, req: RouteRequest): boolean {
+  return req.suspectRegion === d.region && d.lastSuccessAt < (req.provenSince ?? 0);
 }

@@ -85,7 +85,9 @@ describe('health: ejection, cool-down, half-open, probes', () => {
     for (let i = 0; i < 3; i++) h.onFailure(now, 'x');
     for (let round = 0; round < 6; round++) {
       let t = now;
-      while (!h.available(t)) t += 100;
+      // Bounded: a trial slot that never frees must fail the test, not spin it forever.
+      for (let k = 0; k < 1000 && !h.available(t); k++) t += 100;
+      assert.ok(h.available(t), 'the cool-down ends');
       lengths.push(t - now);
       const trial = h.onDispatch();
       h.onFailure(t, 'x', trial);

@@ -240,6 +240,8 @@ function requestDeadlineMs(
 /** The engine name from the path, or undefined when it is empty, has a slash, or is badly encoded. */
 function decodeEngine(raw: string): string | undefined {
   if (raw.length === 0 || raw.includes('/')) return undefined;
+  // The usual engine name has nothing to decode; decodeURIComponent showed ~1.5 µs per request.
+  if (!raw.includes('%')) return raw;
   try {
     return decodeURIComponent(raw);
   } catch {

@@ -46,7 +46,7 @@ describe('retry budget', () => {
     for (let i = 0; i < 100; i++) b.onRequest(100 + i);
     assert.equal(b.tryRetry(300), true, '100 requests add 10 retries');
     let more = 1;
-    while (b.tryRetry(300)) more++;
+    while (more < 1000 && b.tryRetry(300)) more++;
     assert.equal(more, 10);
     assert.equal(b.refusedTotal, 11);
   });
@@ -54,7 +54,7 @@ describe('retry budget', () => {
   it('the window slides: spent retries come back after 10 s', () => {
     const b = new RetryBudget(0, 0.5); // 5 per 10 s
     let n = 0;
-    while (b.tryRetry(0)) n++;
+    while (n < 1000 && b.tryRetry(0)) n++;
     assert.equal(n, 5);
     assert.equal(b.tryRetry(5000), false);
     assert.equal(b.tryRetry(11_000), true);

@@ -158,7 +158,7 @@ export const RoutingConfig = z.strictObject({
       /** At most this long (and never past the request's deadline). */
       maxWaitMs: z.number().int().min(0).max(60_000).default(200),
     })
-    .default({ maxWaiting: 1024, maxWaitMs: 200 }),
+    .prefault({}),
   /** Requests from one editor session and file prefer one deployment, so its prefix cache is hit. */
   affinity: z
     .strictObject({
@@ -168,7 +168,7 @@ export const RoutingConfig = z.strictObject({
       /** Bounded load: the preferred deployment is skipped while its load exceeds this × the average. */
       loadFactor: z.number().min(1).max(10).default(1.25),
     })
-    .default({ enabled: true, promptChars: 256, loadFactor: 1.25 }),
+    .prefault({}),
   /** Time-to-first-byte average that the balancer scores deployments by. */
   ewma: z
     .strictObject({
@@ -177,7 +177,7 @@ export const RoutingConfig = z.strictObject({
       /** Assumed for a deployment with no sample yet. */
       initialTtfbMs: z.number().min(0).max(60_000).default(50),
     })
-    .default({ decayMs: 10_000, initialTtfbMs: 50 }),
+    .prefault({}),
   health: z
     .strictObject({
       /** Outlier detection on real traffic: failing deployments are ejected for a cool-down. */
@@ -192,14 +192,7 @@ export const RoutingConfig = z.strictObject({
           baseEjectionMs: positiveMs.default(1000),
           maxEjectionMs: positiveMs.default(60_000),
         })
-        .default({
-          consecutiveFailures: 5,
-          failureRate: 0.5,
-          minRequests: 20,
-          windowMs: 10_000,
-          baseEjectionMs: 1000,
-          maxEjectionMs: 60_000,
-        }),
+        .prefault({}),
       /** A periodic GET per deployment. */
       active: z
         .strictObject({
@@ -212,33 +205,9 @@ export const RoutingConfig = z.strictObject({
           /** Consecutive good probes that bring it back. */
           healthyThreshold: z.number().int().min(1).max(100).default(1),
         })
-        .default({
-          enabled: true,
-          path: '/health',
-          intervalMs: 1000,
-          timeoutMs: 1000,
-          unhealthyThreshold: 2,
-          healthyThreshold: 1,
-        }),
+        .prefault({}),
     })
-    .default({
-      passive: {
-        consecutiveFailures: 5,
-        failureRate: 0.5,
-        minRequests: 20,
-        windowMs: 10_000,
-        baseEjectionMs: 1000,
-        maxEjectionMs: 60_000,
-      },
-      active: {
-        enabled: true,
-        path: '/health',
-        intervalMs: 1000,
-        timeoutMs: 1000,
-        unhealthyThreshold: 2,
-        healthyThreshold: 1,
-      },
-    }),
+    .prefault({}),
   /** A request that failed before its first byte reached the client is retried once elsewhere, within budget. */
   retries: z
     .strictObject({
@@ -248,7 +217,7 @@ export const RoutingConfig = z.strictObject({
       /** ...plus this many per second, so a quiet gateway can still retry. */
       minPerSecond: z.number().min(0).max(100_000).default(5),
     })
-    .default({ enabled: true, budgetRatio: 0.1, minPerSecond: 5 }),
+    .prefault({}),
 });
 
 const seconds = (max: number) => z.number().int().min(1).max(max);
@@ -407,7 +376,7 @@ export const GatewayConfigSchema = z
     deployments: z.array(DeploymentConfig).min(1),
     models: z.array(ModelConfig).min(1),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
-    routing: RoutingConfig.default(RoutingConfig.parse({})),
+    routing: RoutingConfig.prefault({}),
     /** Required: either signing keys and a verifier, or an explicit `mode: none`. */
     auth: AuthConfig,
   })

@@ -1,11 +1,11 @@
 import type { KeyObject } from 'node:crypto';
 import type { AuthConfig } from '../config/schema.js';
-import { ConfigError } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { RequestContext } from '../proxy/context.js';
 import type { RequestSignal } from '../proxy/request-signal.js';
 import type { Identity } from './identity.js';
-import { RevocationList } from './revocation/index.js';
+import { RevocationList } from './revocation/revocation-list.js';
 import {
   assertTokenFlags,
   extractBearer,
@@ -13,7 +13,10 @@ import {
   mintToken,
   TokenVerifier,
 } from './token/index.js';
-import { createVerifier, type CredentialVerifier } from './verifiers/index.js';
+// Not the verifiers' and revocation's index files: those re-export modules (jose, ioredis) that
+// are loaded only when configured.
+import { createVerifier } from './verifiers/factory.js';
+import type { CredentialVerifier } from './verifiers/verifier.js';
 
 /** A freshly minted token and what the exchange endpoint tells the client about it. */
 export interface IssuedToken {
@@ -55,7 +58,7 @@ export class AuthService {
     let service: AuthService;
     try {
       assertTokenFlags(auth.tokens.flags);
-      service = new AuthService(auth, createVerifier(auth.verifier));
+      service = new AuthService(auth, await createVerifier(auth.verifier));
     } catch (err) {
       // Short or missing secrets, duplicate API keys: an operator's config problem, not a crash.
       throw new ConfigError('config', [
@@ -129,22 +132,29 @@ export class AuthService {
    * new token settings, new config denylist, new credential verifier. Throws, changing nothing, if
    * the new keys are unusable. Returns false when the Redis settings changed (those need a restart).
    */
-  reload(auth: AuthConfig): boolean {
+  async reload(auth: AuthConfig): Promise<boolean> {
     if (auth.mode === 'none' || auth.verifier === undefined)
       throw new Error('auth.mode cannot change on reload; restart the gateway');
     assertTokenFlags(auth.tokens.flags);
-    const ring = keyRingFromConfig(auth);
-    const old = this.#tokens.keyRing;
-    for (const kid of ring.verifyingKeyIds) {
-      const before = old.verificationKey(kid);
-      // Same id, other secret: every token carrying that kid would fail BAD_SIGNATURE at once.
-      if (before !== undefined && !before.equals(ring.verificationKey(kid) as KeyObject))
-        throw new Error(
-          `signing key "${kid}" has a different secret than before: give a new secret a new id`,
-        );
+    // The only await comes first: the checks and the swap below then run as one step, so two
+    // reloads in quick succession cannot interleave.
+    const credentials = await createVerifier(auth.verifier);
+    try {
+      const ring = keyRingFromConfig(auth);
+      const old = this.#tokens.keyRing;
+      for (const kid of ring.verifyingKeyIds) {
+        const before = old.verificationKey(kid);
+        // Same id, other secret: every token carrying that kid would fail BAD_SIGNATURE at once.
+        if (before !== undefined && !before.equals(ring.verificationKey(kid) as KeyObject))
+          throw new Error(
+            `signing key "${kid}" has a different secret than before: give a new secret a new id`,
+          );
+      }
+      this.#tokens.setKeyRing(ring);
+    } catch (err) {
+      credentials.close?.();
+      throw err;
     }
-    const credentials = createVerifier(auth.verifier);
-    this.#tokens.setKeyRing(ring);
     this.#tokens.setClockSkewS(auth.tokens.clockSkewS);
     this.#settings = auth.tokens;
     const previous = this.#credentials;

@@ -5,7 +5,7 @@ import type { Registry } from '../routing/registry.js';
 import type { ClientExchange } from '../server/exchange.js';
 import type { AuthService } from './auth-service.js';
 import type { Identity } from './identity.js';
-import { credentialFromHeader } from './verifiers/index.js';
+import { credentialFromHeader } from './verifiers/verifier.js';
 
 /** Paths a Copilot client calls besides completions, in the order it calls them at start. */
 export const COPILOT_PATHS = {
@@ -169,12 +169,17 @@ export function createCopilotEndpoints(
   async function telemetry(ex: ClientExchange, ctx: RequestContext): Promise<void> {
     try {
       if (ex.method === 'GET') return respondJson(ex, ctx, 200, NO_EXPERIMENTS);
-      await ex.discardBody(TELEMETRY_MAX_BYTES, bodyTimeoutMs);
-      if (ctx.signal.aborted) return;
+      ctx.armDeadline(bodyTimeoutMs, () => {
+        const err = new GatewayError('GW_BODY_TIMEOUT');
+        ctx.abort(err);
+        respondError(ex, ctx, err);
+      });
+      await ex.discardBody(TELEMETRY_MAX_BYTES, ctx.signal);
       ex.respond(204, { 'x-request-id': ctx.id });
       ex.end();
       ctx.finish(204, 'ok');
     } catch (err) {
+      if (ctx.signal.aborted) return; // answered where the signal fired
       respondError(ex, ctx, err);
     }
   }

@@ -1,10 +1,11 @@
 import { devAuth, DEV_KEY_ENV, type DevCredentials } from '../config/dev-auth.js';
 import { configForEmbedded, configForUpstreams, routesForUpstreams } from '../config/from-flags.js';
-import { ConfigError, loadConfigFile, validateConfig } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
+import { withIsolatedConfig } from '../config/isolated.js';
 import type { GatewayConfig, GatewayConfigInput } from '../config/schema.js';
 import { startGateway, type Gateway } from '../server/gateway.js';
 import { logHealthChanges } from '../telemetry/health-log.js';
-import { startSimulator, type Simulator } from '../simulator/index.js';
+import type { Simulator } from '../simulator/index.js';
 import { intFlag, parseFlags, str, strs, UsageError } from './args.js';
 import { HELP } from './help.js';
 
@@ -40,40 +41,42 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
 
   if (configFile !== undefined) process.on('SIGHUP', ignoreSighup);
   let simulator: Simulator | undefined;
-  let input: GatewayConfigInput | GatewayConfig;
   // Without a config file there is one dev user whose key is printed (or taken from the env).
   let dev: DevCredentials | undefined;
-  try {
-    if (configFile !== undefined) input = structuredClone(loadConfigFile(configFile));
-    else {
-      const d = devAuth();
-      dev = noAuth ? undefined : d.credentials;
-      const auth = noAuth ? { mode: 'none' as const } : d.auth;
-      if (upstreams.length > 0) input = configForUpstreams(upstreams, auth);
-      else {
-        simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
-        input = configForEmbedded(simulator.port, auth);
-      }
-    }
-    // Flags override the file, the same way at start and on every SIGHUP reload.
-    const withFlags = (base: GatewayConfigInput | GatewayConfig): GatewayConfigInput | GatewayConfig => {
-      let out = base;
-      if (configFile !== undefined && upstreams.length > 0)
-        out = { ...out, ...routesForUpstreams(upstreams) };
-      if (configFile !== undefined && noAuth) out = { ...out, auth: { mode: 'none' } };
-      const first = out.listeners?.[0] ?? { host: '127.0.0.1', port: 8080 };
-      const listener = {
-        ...first,
-        ...(host === undefined ? {} : { host }),
-        ...(port === undefined ? {} : { port }),
-        ...(tlsCert === undefined || tlsKey === undefined
-          ? {}
-          : { tls: { certFile: tlsCert, keyFile: tlsKey } }),
-      };
-      return { ...out, listeners: [listener, ...(out.listeners?.slice(1) ?? [])] };
+  // Flags override the file, the same way at start and on every SIGHUP reload.
+  const withFlags = (base: GatewayConfigInput | GatewayConfig): GatewayConfigInput | GatewayConfig => {
+    let out = base;
+    if (configFile !== undefined && upstreams.length > 0) out = { ...out, ...routesForUpstreams(upstreams) };
+    if (configFile !== undefined && noAuth) out = { ...out, auth: { mode: 'none' } };
+    const first = out.listeners?.[0] ?? { host: '127.0.0.1', port: 8080 };
+    const listener = {
+      ...first,
+      ...(host === undefined ? {} : { host }),
+      ...(port === undefined ? {} : { port }),
+      ...(tlsCert === undefined || tlsKey === undefined
+        ? {}
+        : { tls: { certFile: tlsCert, keyFile: tlsKey } }),
     };
-    input = withFlags(input);
-    const config = validateConfig(input, configFile ?? 'flags');
+    return { ...out, listeners: [listener, ...(out.listeners?.slice(1) ?? [])] };
+  };
+  try {
+    const config = await withIsolatedConfig(async (isolated) => {
+      let input: GatewayConfigInput | GatewayConfig;
+      if (configFile !== undefined) input = structuredClone(await isolated.load(configFile));
+      else {
+        const d = devAuth();
+        dev = noAuth ? undefined : d.credentials;
+        const auth = noAuth ? { mode: 'none' as const } : d.auth;
+        if (upstreams.length > 0) input = configForUpstreams(upstreams, auth);
+        else {
+          // Only the embedded default runs the simulator in-process; other gateways never load it.
+          const { startSimulator } = await import('../simulator/index.js');
+          simulator = await startSimulator({ host: '127.0.0.1', port: 0 });
+          input = configForEmbedded(simulator.port, auth);
+        }
+      }
+      return isolated.validate(withFlags(input), configFile ?? 'flags');
+    });
 
     let gateway: Gateway;
     try {
@@ -96,7 +99,10 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
     if (configFile !== undefined)
       reloadOnSighup(
         gateway,
-        () => validateConfig(withFlags(structuredClone(loadConfigFile(configFile))), configFile),
+        () =>
+          withIsolatedConfig(async (c) =>
+            c.validate(withFlags(structuredClone(await c.load(configFile))), configFile),
+          ),
         configFile,
       );
     await waitForSignal(gateway, simulator);
@@ -172,11 +178,13 @@ function ignoreSighup(): void {
  * denylist apply at once (key rotation needs no restart); anything else is reported as needing one.
  * A file that does not validate changes nothing.
  */
-function reloadOnSighup(gateway: Gateway, load: () => GatewayConfig, file: string): void {
+function reloadOnSighup(gateway: Gateway, load: () => Promise<GatewayConfig>, file: string): void {
   process.removeListener('SIGHUP', ignoreSighup);
-  process.on('SIGHUP', () => {
+  // Reloads run one after another, in signal order: the last file read is the one in force.
+  let queue = Promise.resolve();
+  const reload = async (): Promise<void> => {
     try {
-      const { applied, needsRestart } = gateway.reload(load());
+      const { applied, needsRestart } = await gateway.reload(await load());
       process.stderr.write(
         `ghostwire: SIGHUP: reloaded ${applied.length > 0 ? applied.join(', ') : 'nothing'} from ${file}` +
           (needsRestart.length > 0 ? `; changed but needs a restart: ${needsRestart.join(', ')}` : '') +
@@ -191,6 +199,9 @@ function reloadOnSighup(gateway: Gateway, load: () => GatewayConfig, file: strin
             : String(err);
       process.stderr.write(`ghostwire: SIGHUP: reload failed, still running the previous config: ${msg}\n`);
     }
+  };
+  process.on('SIGHUP', () => {
+    queue = queue.then(reload);
   });
 }
 

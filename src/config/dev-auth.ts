@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { generateApiKey, hashApiKey } from '../auth/verifiers/index.js';
+import { generateApiKey, hashApiKey } from '../auth/verifiers/static.js';
 import type { GatewayConfigInput } from './schema.js';
 
 /** The environment variable that fixes the dev user's API key (otherwise a random one is printed). */

@@ -1,25 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { deepFreeze } from './freeze.js';
 import { GatewayConfigSchema, type GatewayConfig } from './schema.js';
 
-/** A config problem at one path, in words an operator can act on. */
-export interface ConfigProblem {
-  path: string;
-  message: string;
-}
-
-/** Thrown when a config file cannot be used; carries every problem found, not just the first. */
-export class ConfigError extends Error {
-  readonly problems: ConfigProblem[];
-  constructor(source: string, problems: ConfigProblem[]) {
-    super(
-      `${source}: ${problems.length} problem(s)\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`,
-    );
-    this.name = 'ConfigError';
-    this.problems = problems;
-  }
-}
+export { ConfigError, type ConfigProblem } from './errors.js';
+export { deepFreeze } from './freeze.js';
 
 /** Renders a zod path the way users write it in YAML: `models[0].deployments[1]`. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
@@ -71,13 +58,4 @@ export function loadConfigFile(file: string): GatewayConfig {
     ]);
   }
   return validateConfig(value, file);
-}
-
-/** Freezes a plain object graph so config cannot be mutated after validation. */
-export function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
-  }
-  return value;
 }

@@ -64,7 +64,7 @@ export class Attempt implements UpstreamHandler {
     if (ctx.signal.aborted) return this.lease.release('neutral');
     let payload: Buffer;
     try {
-      payload = upstreamBody(raw, body, d.adapter, model.upstreamModel);
+      payload = upstreamBody(raw, body, d.adapter, model.upstreamModel, model.modelField);
     } catch (err) {
       this.lease.release('neutral'); // the slot must come back whatever went wrong here
       throw err;

@@ -38,8 +38,8 @@ export function createCompletionHandler(
   ): Promise<void> {
     try {
       requireJson(ex);
-      const raw = await ex.readBody(limits.maxBodyBytes, limits.bodyTimeoutMs);
-      if (ctx.signal.aborted) return; // the client left while sending; already recorded
+      const raw = await ex.readBody(limits.maxBodyBytes, ctx.signal);
+      ctx.bodyReceived();
       const body = parseJsonObject(raw);
       validateCompletionBody(body, format === 'openai');
       const model = registry.resolve(format === 'copilot' ? engine : (body.model as string));
@@ -57,12 +57,7 @@ export function createCompletionHandler(
         deadlineAt: ctx.deadlineAt,
       });
       if (lease instanceof Promise) {
-        try {
-          lease = await lease;
-        } catch (err) {
-          if (ctx.signal.aborted) return; // the deadline or the client's reset already answered
-          throw err;
-        }
+        lease = await lease;
       }
       // A request whose deadline passed while it waited is dropped here: never sent upstream.
       if (ctx.signal.aborted || ctx.expireIfLate()) {
@@ -73,6 +68,8 @@ export function createCompletionHandler(
       const fr: ForwardRequest = { ex, ctx, router, model, raw, body, key, retries: routing.retries.enabled };
       new Attempt(fr, lease, false).send();
     } catch (err) {
+      // A fired signal (client gone, deadline, body time limit) has been answered where it fired.
+      if (ctx.signal.aborted) return;
       respondError(ex, ctx, err);
     }
   };

@@ -29,8 +29,12 @@ export class RequestContext {
   readonly startedAt = performance.now();
   readonly protocol: 'h2' | 'h1';
   private readonly requestSignal = new RequestSignal();
-  private deadlineTimer: NodeJS.Timeout | undefined;
+  /** One timer per request, due at the body limit while the body is awaited, then at the deadline. */
+  private timer: NodeJS.Timeout | undefined;
   private onDeadline: (() => void) | undefined;
+  /** performance.now() time by which the body must have arrived (Infinity: no limit, or arrived). */
+  private bodyDueAt = Infinity;
+  private onBodyTimeout: (() => void) | undefined;
   /** performance.now() time after which the request is worthless (Infinity until armed). */
   deadlineAt = Infinity;
   /** Set by the router: 'completions', 'engines', 'healthz', ... */
@@ -59,12 +63,46 @@ export class RequestContext {
     return this.requestSignal;
   }
 
-  /** Starts the deadline clock; when it fires, the request is aborted with GW_DEADLINE_EXCEEDED. */
-  armDeadline(ms: number, onExpire: () => void): void {
-    this.deadlineAt = performance.now() + ms;
+  /**
+   * Starts the request's clock: `onExpire` runs when `ms` have passed. With `body`, `body.onExpire`
+   * runs instead if the request body has not arrived (bodyReceived) within `body.ms`. Both limits
+   * share one timer: per request, one setTimeout and one clearTimeout, whatever the outcome.
+   */
+  armDeadline(ms: number, onExpire: () => void, body?: { ms: number; onExpire: () => void }): void {
+    const now = performance.now();
+    this.deadlineAt = now + ms;
     this.onDeadline = onExpire;
-    this.deadlineTimer = setTimeout(onExpire, ms);
+    let first = ms;
+    if (body !== undefined && body.ms < ms) {
+      this.bodyDueAt = now + body.ms;
+      this.onBodyTimeout = body.onExpire;
+      first = body.ms;
+    }
+    this.timer = setTimeout(this.onTimer, first);
   }
+
+  /** The request body has arrived: its time limit no longer applies (no timer work). */
+  bodyReceived(): void {
+    this.bodyDueAt = Infinity;
+    this.onBodyTimeout = undefined;
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    const now = performance.now();
+    if (now >= this.bodyDueAt) {
+      const expire = this.onBodyTimeout;
+      this.bodyReceived();
+      expire?.();
+      return;
+    }
+    if (now >= this.deadlineAt) {
+      this.onDeadline?.();
+      return;
+    }
+    // Early (the body arrived, or the timer ran a fraction early): wait for whichever is next.
+    this.timer = setTimeout(this.onTimer, Math.ceil(Math.min(this.bodyDueAt, this.deadlineAt) - now));
+  };
 
   /**
    * True (and the request expired) when the deadline has passed, even if its timer has not run
@@ -72,7 +110,8 @@ export class RequestContext {
    */
   expireIfLate(): boolean {
     if (performance.now() < this.deadlineAt) return false;
-    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
     this.onDeadline?.();
     return true;
   }
@@ -92,7 +131,8 @@ export class RequestContext {
   finish(status: number, outcome: Outcome, code?: ErrorCode): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
     this.status = status;
     this.outcome = outcome;
     this.errorCode = code;

@@ -4,8 +4,8 @@ import { channels, type HealthEvent } from '../telemetry/events.js';
 import type { Dispatcher } from '../upstream/dispatcher.js';
 import { credentialHeaders } from '../upstream/credentials.js';
 import { resolveEndpoint, type Endpoint } from '../upstream/endpoint.js';
-import { Http1Transport } from '../upstream/h1-transport.js';
 import { Http2Pool } from '../upstream/h2-pool.js';
+import type { Http1TransportClass } from '../upstream/transports.js';
 import { fnv1a, type AffinityNode } from './affinity.js';
 import { Ewma } from './ewma.js';
 import { DeploymentHealth } from './health.js';
@@ -38,7 +38,13 @@ export class Deployment implements AffinityNode {
   /** performance.now() of its last first byte or successful completion (-Infinity: none yet). */
   lastSuccessAt = -Infinity;
 
-  constructor(cfg: DeploymentConfig, index: number, routing: RoutingConfig) {
+  /** `http1` must be given (see loadHttp1Transport) when the deployment speaks HTTP/1.1. */
+  constructor(
+    cfg: DeploymentConfig,
+    index: number,
+    routing: RoutingConfig,
+    http1: Http1TransportClass | undefined,
+  ) {
     this.name = cfg.name;
     this.adapter = cfg.adapter;
     this.region = cfg.region ?? routing.region;
@@ -46,22 +52,25 @@ export class Deployment implements AffinityNode {
     this.weight = cfg.weight;
     this.seed = fnv1a(cfg.name);
     this.endpoint = resolveEndpoint(cfg);
-    this.dispatcher =
-      this.endpoint.transport === 'h2'
-        ? new Http2Pool(this.endpoint, {
-            maxSessions: cfg.maxConnections ?? DEFAULT_H2_SESSIONS,
-            connectTimeoutMs: cfg.connectTimeoutMs,
-            pingIntervalMs: cfg.pingIntervalMs,
-            pingTimeoutMs: cfg.pingTimeoutMs,
-            resetBurst: cfg.resetBudget.burst,
-            resetPerSecond: cfg.resetBudget.perSecond,
-          })
-        : new Http1Transport(this.endpoint, {
-            // One connection per request in flight, plus one so the health probe never waits
-            // behind a full batch.
-            maxConnections: cfg.maxConnections ?? Math.max(DEFAULT_H1_CONNECTIONS, cfg.maxConcurrent + 1),
-            connectTimeoutMs: cfg.connectTimeoutMs,
-          });
+    if (this.endpoint.transport === 'h2') {
+      this.dispatcher = new Http2Pool(this.endpoint, {
+        maxSessions: cfg.maxConnections ?? DEFAULT_H2_SESSIONS,
+        connectTimeoutMs: cfg.connectTimeoutMs,
+        pingIntervalMs: cfg.pingIntervalMs,
+        pingTimeoutMs: cfg.pingTimeoutMs,
+        resetBurst: cfg.resetBudget.burst,
+        resetPerSecond: cfg.resetBudget.perSecond,
+      });
+    } else {
+      if (http1 === undefined)
+        throw new Error(`deployment ${cfg.name}: the HTTP/1.1 transport is not loaded`);
+      this.dispatcher = new http1(this.endpoint, {
+        // One connection per request in flight, plus one so the health probe never waits
+        // behind a full batch.
+        maxConnections: cfg.maxConnections ?? Math.max(DEFAULT_H1_CONNECTIONS, cfg.maxConcurrent + 1),
+        connectTimeoutMs: cfg.connectTimeoutMs,
+      });
+    }
     this.baseHeaders = Object.freeze({
       'content-type': 'application/json',
       ...credentialHeaders(cfg.credential, `deployments[${index}].credential`),

@@ -1,11 +1,16 @@
 import type { GatewayConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import { modelFieldBytes } from '../proxy/upstream-body.js';
+import { transportOf } from '../upstream/endpoint.js';
+import { loadHttp1Transport, type Http1TransportClass } from '../upstream/transports.js';
 import { Deployment } from './deployment.js';
 
 /** A model as clients name it, with the deployments that serve it and the upstream path on each. */
 export interface Model {
   readonly name: string;
   readonly upstreamModel: string;
+  /** `"model":"<upstreamModel>",` as bytes, for bodies that must name the model upstream. */
+  readonly modelField: Buffer;
   readonly targets: readonly Target[];
   /** The targets grouped by region in preference order: this instance's region first. */
   readonly tiers: readonly (readonly Target[])[];
@@ -43,8 +48,15 @@ export class Registry {
   /** Region names in preference order: this instance's own, then routing.regions, then the rest. */
   readonly regionOrder: readonly string[];
 
-  constructor(cfg: GatewayConfig) {
-    this.deployments = cfg.deployments.map((d, i) => new Deployment(d, i, cfg.routing));
+  /** Builds the registry, loading the HTTP/1.1 transport only if some deployment needs it. */
+  static async create(cfg: GatewayConfig): Promise<Registry> {
+    const needsHttp1 = cfg.deployments.some((d) => transportOf(d) === 'h1');
+    return new Registry(cfg, needsHttp1 ? await loadHttp1Transport() : undefined);
+  }
+
+  /** `http1` is needed when a deployment speaks HTTP/1.1: use Registry.create, which loads it. */
+  constructor(cfg: GatewayConfig, http1?: Http1TransportClass) {
+    this.deployments = cfg.deployments.map((d, i) => new Deployment(d, i, cfg.routing, http1));
     this.regionOrder = [
       ...new Set([
         cfg.routing.region,
@@ -67,7 +79,13 @@ export class Registry {
         if (deployment === undefined) throw new Error(`model ${m.name}: unknown deployment ${name}`);
         return { deployment, path: upstreamPath(deployment, upstreamModel) };
       });
-      const model: Model = { name: m.name, upstreamModel, targets, tiers: this.tiers(targets) };
+      const model: Model = {
+        name: m.name,
+        upstreamModel,
+        modelField: modelFieldBytes(upstreamModel),
+        targets,
+        tiers: this.tiers(targets),
+      };
       for (const n of [m.name, ...m.aliases]) this.byName.set(n, model);
     }
   }
@@ -93,7 +111,13 @@ export class Registry {
       deployment,
       path: upstreamPath(deployment, upstreamModel),
     }));
-    const model: Model = { name, upstreamModel, targets, tiers: this.tiers(targets) };
+    const model: Model = {
+      name,
+      upstreamModel,
+      modelField: modelFieldBytes(upstreamModel),
+      targets,
+      tiers: this.tiers(targets),
+    };
     if (this.wildcardNames.size < WILDCARD_CACHE) this.wildcardNames.set(name, model);
     return model;
   }

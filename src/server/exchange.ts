@@ -1,8 +1,8 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import { GatewayError } from '../errors/gateway-error.js';
+import type { CancelSignal } from '../proxy/request-signal.js';
 import { withNeverIndexed } from '../util/hpack.js';
-import { releaseListeners } from '../util/release-listeners.js';
 
 export type OutgoingHeaders = Record<string, string | number>;
 
@@ -22,10 +22,14 @@ export interface ClientExchange {
   origin(): string | undefined;
   /** Lower-case header name → first value. */
   header(name: string): string | undefined;
-  /** Reads the whole body, bounded in size and time; rejects with a GatewayError. */
-  readBody(maxBytes: number, timeoutMs: number): Promise<Buffer>;
+  /**
+   * Reads the whole body, bounded in size; rejects with a GatewayError. The request's signal ends
+   * the read (client gone, time limit: see RequestContext.armDeadline), rejecting with its reason.
+   */
+  readBody(maxBytes: number, signal: CancelSignal): Promise<Buffer>;
   /** Reads the body to its end, bounded, dropping each chunk as it arrives so nothing is held. */
-  discardBody(maxBytes: number, timeoutMs: number): Promise<void>;
+  discardBody(maxBytes: number, signal: CancelSignal): Promise<void>;
+  /** Sends the status and headers; takes ownership of `headers` (it may be changed). */
   respond(status: number, headers: OutgoingHeaders): void;
   /** Returns false when the client's buffer is full; wait for onDrain before writing more. */
   write(chunk: Buffer | string): boolean;
@@ -56,24 +60,31 @@ function firstValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** Why a read ended early: the signal's own GatewayError, else the client went away. */
+function abortReason(signal: CancelSignal): GatewayError {
+  return signal.reason instanceof GatewayError ? signal.reason : new GatewayError('GW_CLIENT_CLOSED');
+}
+
 /**
- * Collects a request body from a readable, enforcing the size limit as bytes arrive (not after),
- * and a time limit for slow senders.
+ * Collects a request body from a readable, enforcing the size limit as bytes arrive (not after).
+ * Two stream listeners and one on the request's signal, which fires when the client goes away
+ * (the exchange's own close handling) or a time limit passes: no timer and no close/error
+ * listeners of its own on the hot path.
  */
 function collect(
-  source: NodeJS.ReadableStream & { destroyed?: boolean },
+  source: NodeJS.ReadableStream,
   declaredLength: string | undefined,
   maxBytes: number,
-  timeoutMs: number,
+  signal: CancelSignal,
   keep = true,
 ): Promise<Buffer> {
   if (declaredLength !== undefined && Number(declaredLength) > maxBytes) {
     return Promise.reject(new GatewayError('GW_BODY_TOO_LARGE', { detail: `Limit: ${maxBytes} bytes.` }));
   }
+  if (signal.aborted) return Promise.reject(abortReason(signal));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const timer = setTimeout(() => settle(new GatewayError('GW_BODY_TIMEOUT')), timeoutMs);
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
       if (size > maxBytes) {
@@ -83,20 +94,17 @@ function collect(
       if (keep) chunks.push(chunk);
     };
     const onEnd = (): void => settle(undefined);
-    const onClose = (): void => settle(new GatewayError('GW_CLIENT_CLOSED'));
+    const onAbort = (): void => settle(abortReason(signal));
     const settle = (err: GatewayError | undefined): void => {
-      clearTimeout(timer);
       source.removeListener('data', onData);
       source.removeListener('end', onEnd);
-      source.removeListener('close', onClose);
-      source.removeListener('error', onClose);
+      signal.removeEventListener('abort', onAbort);
       if (err !== undefined) reject(err);
       else resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     };
+    signal.addEventListener('abort', onAbort);
     source.on('data', onData);
     source.on('end', onEnd);
-    source.on('close', onClose);
-    source.on('error', onClose);
   });
 }
 
@@ -116,11 +124,13 @@ export class H2Exchange implements ClientExchange {
     const p = headers[':path'] ?? '/';
     const q = p.indexOf('?');
     this.path = q === -1 ? p : p.slice(0, q);
+    // A closed stream stays reachable from its native handle until the next full GC, with its
+    // listeners: this one holds only the exchange (stream and request headers) once abortCb, the
+    // way to the request's context, is dropped.
     stream.on('close', () => {
       const cb = this.ended ? undefined : this.abortCb;
       this.ended = true;
       this.abortCb = undefined;
-      releaseListeners(stream);
       cb?.();
     });
     // A reset stream emits 'error' on some paths; 'close' carries the outcome.
@@ -136,19 +146,19 @@ export class H2Exchange implements ClientExchange {
     return originOf(scheme, this.headers[':authority'] ?? this.header('host'));
   }
 
-  readBody(maxBytes: number, timeoutMs: number): Promise<Buffer> {
-    return collect(this.stream, this.header('content-length'), maxBytes, timeoutMs);
+  readBody(maxBytes: number, signal: CancelSignal): Promise<Buffer> {
+    return collect(this.stream, this.header('content-length'), maxBytes, signal);
   }
 
-  discardBody(maxBytes: number, timeoutMs: number): Promise<void> {
-    return collect(this.stream, this.header('content-length'), maxBytes, timeoutMs, false).then(
-      () => undefined,
-    );
+  discardBody(maxBytes: number, signal: CancelSignal): Promise<void> {
+    return collect(this.stream, this.header('content-length'), maxBytes, signal, false).then(() => undefined);
   }
 
   respond(status: number, headers: OutgoingHeaders): void {
     if (this.stream.headersSent || this.stream.destroyed) return;
-    this.stream.respond(withNeverIndexed({ ':status': status, ...headers }));
+    // The object is ours (see ClientExchange.respond): no copy, Node copies it once more anyway.
+    headers[':status'] = status;
+    this.stream.respond(withNeverIndexed(headers));
   }
 
   write(chunk: Buffer | string): boolean {
@@ -216,12 +226,12 @@ export class H1Exchange implements ClientExchange {
     return originOf(scheme, this.req.headers.host);
   }
 
-  readBody(maxBytes: number, timeoutMs: number): Promise<Buffer> {
-    return collect(this.req, this.header('content-length'), maxBytes, timeoutMs);
+  readBody(maxBytes: number, signal: CancelSignal): Promise<Buffer> {
+    return collect(this.req, this.header('content-length'), maxBytes, signal);
   }
 
-  discardBody(maxBytes: number, timeoutMs: number): Promise<void> {
-    return collect(this.req, this.header('content-length'), maxBytes, timeoutMs, false).then(() => undefined);
+  discardBody(maxBytes: number, signal: CancelSignal): Promise<void> {
+    return collect(this.req, this.header('content-length'), maxBytes, signal, false).then(() => undefined);
   }
 
   respond(status: number, headers: OutgoingHeaders): void {

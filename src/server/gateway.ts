@@ -33,7 +33,7 @@ export interface Gateway {
    * denylist) takes effect at once; changes elsewhere need a restart and are named in the result.
    * Throws, changing nothing, if the new auth section cannot be used.
    */
-  reload(next: GatewayConfig): { applied: string[]; needsRestart: string[] };
+  reload(next: GatewayConfig): Promise<{ applied: string[]; needsRestart: string[] }>;
   /** Graceful stop: readiness goes 503, GOAWAY to HTTP/2 clients, in-flight streams get `graceMs`. */
   close(graceMs?: number): Promise<void>;
 }
@@ -42,7 +42,7 @@ export interface Gateway {
 export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   // The registry first: it reads upstream secrets and may throw; auth then opens Redis
   // connections, which must not be left running when start-up fails.
-  const registry = new Registry(config);
+  const registry = await Registry.create(config);
   let auth: AuthService | undefined;
   try {
     auth = await AuthService.start(config.auth);
@@ -87,10 +87,9 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       }
       const deadlineMs = requestDeadlineMs(ex.header(DEADLINE_HEADER), limits);
       if (deadlineMs instanceof GatewayError) return respondError(ex, ctx, deadlineMs);
-      ctx.armDeadline(deadlineMs, () => {
-        const err = new GatewayError('GW_DEADLINE_EXCEEDED', { detail: `Limit: ${deadlineMs} ms.` });
-        ctx.abort(err);
-        respondError(ex, ctx, err);
+      ctx.armDeadline(deadlineMs, () => expire(ex, ctx, deadlineError(deadlineMs)), {
+        ms: limits.bodyTimeoutMs,
+        onExpire: () => expire(ex, ctx, new GatewayError('GW_BODY_TIMEOUT')),
       });
       void completion(ex, ctx, copilot ? 'copilot' : 'openai', engine);
       return;
@@ -201,20 +200,30 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     await auth?.close();
   }
 
-  function reload(next: GatewayConfig): { applied: string[]; needsRestart: string[] } {
+  async function reload(next: GatewayConfig): Promise<{ applied: string[]; needsRestart: string[] }> {
     const needsRestart: string[] = (
       ['listeners', 'deployments', 'models', 'limits', 'routing'] as const
     ).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const applied: string[] = [];
     if (next.auth.mode !== config.auth.mode) needsRestart.push('auth.mode');
     else if (auth !== undefined) {
-      if (!auth.reload(next.auth)) needsRestart.push('auth.revocation.redis');
+      if (!(await auth.reload(next.auth))) needsRestart.push('auth.revocation.redis');
       applied.push('auth');
     }
     return { applied, needsRestart };
   }
 
   return { urls, registry, router, config, auth, close, reload };
+}
+
+/** A time limit passed: the request is cancelled everywhere and the client told why. */
+function expire(ex: ClientExchange, ctx: RequestContext, err: GatewayError): void {
+  ctx.abort(err);
+  respondError(ex, ctx, err);
+}
+
+function deadlineError(ms: number): GatewayError {
+  return new GatewayError('GW_DEADLINE_EXCEEDED', { detail: `Limit: ${ms} ms.` });
 }
 
 /** A client's own deadline for this request, in milliseconds from arrival. */

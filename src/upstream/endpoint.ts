@@ -22,17 +22,21 @@ export function resolveEndpoint(d: DeploymentConfig): Endpoint {
   const url = new URL(d.url);
   const tls = url.protocol === 'https:';
   const origin = `${tls ? 'https:' : 'http:'}//${url.host}`;
-  let transport: 'h1' | 'h2';
-  if (url.protocol === 'h2c:') transport = 'h2';
-  else if (url.protocol === 'http:') transport = d.protocol === 'h2' ? 'h2' : 'h1';
-  else transport = d.protocol === 'h1' ? 'h1' : 'h2';
   return {
     origin,
     basePath: url.pathname.replace(/\/+$/, ''),
-    transport,
+    transport: transportOf(d),
     tls,
     ca: d.tls?.caFile === undefined ? undefined : readFileSync(d.tls.caFile),
     servername: d.tls?.serverName,
     rejectUnauthorized: d.tls?.rejectUnauthorized ?? true,
   };
+}
+
+/** Which protocol a deployment is spoken to in: its URL scheme, unless `protocol` says otherwise. */
+export function transportOf(d: Pick<DeploymentConfig, 'url' | 'protocol'>): 'h1' | 'h2' {
+  const scheme = new URL(d.url).protocol;
+  if (scheme === 'h2c:') return 'h2';
+  if (scheme === 'http:') return d.protocol === 'h2' ? 'h2' : 'h1';
+  return d.protocol === 'h1' ? 'h1' : 'h2';
 }

@@ -10,11 +10,11 @@ import type {
   UpstreamRequest,
 } from './dispatcher.js';
 import { codedError, upstreamFailure } from './errors.js';
+import { UpstreamStream, type StreamOwner } from './h2-stream.js';
 import { ResetBudget } from './reset-budget.js';
-import { releaseListeners } from '../util/release-listeners.js';
 import { withNeverIndexed } from '../util/hpack.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
+const { NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /** Streams we allow on a session before the peer has told us its own limit (RFC 9113 suggests ≥ 100). */
 const DEFAULT_PEER_STREAMS = 100;
@@ -159,85 +159,34 @@ export class Http2Pool implements Dispatcher {
     control.stream = stream;
     picked.active++;
     this.active++;
-    this.track(picked, stream, req, handler, control, retries);
+    new UpstreamStream(this.streams, picked, stream, req, handler, control, retries);
     if (req.body !== undefined) stream.end(req.body);
   }
 
-  private track(
-    ps: PooledSession,
-    stream: http2.ClientHttp2Stream,
-    req: UpstreamRequest,
-    handler: UpstreamHandler,
-    control: StreamControl,
-    retries: number,
-  ): void {
-    let done = false;
-    let started = false;
-    let endSeen = false;
-    const signal = req.signal;
-    const onAbort = (): void => {
-      if (done) return;
-      done = true;
-      // RST_STREAM(CANCEL) goes out on this stream only; the session stays up for other streams.
-      stream.close(NGHTTP2_CANCEL);
+  /** What each UpstreamStream calls back into. */
+  private readonly streams: StreamOwner<PooledSession, StreamControl> = {
+    released: (ps) => {
+      ps.active--;
+      this.active--;
+      this.pump();
+    },
+    resetSent: (ps) => {
       if (ps.resets.spend(Date.now()) && !ps.draining) {
         this.rotationsTotal++;
         ps.retired = true;
         this.drain(ps);
       }
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const fail = (err: unknown): void => {
-      if (!started && retries > 0 && !signal.aborted && this.neverProcessed(ps, stream)) {
-        this.retriesTotal++;
-        this.attempt(req, handler, control, retries - 1);
-        return;
-      }
-      handler.onResponseError(upstreamFailure(err, started));
-    };
-
-    stream.on('response', (headers) => {
-      if (done) return;
-      started = true;
-      handler.onResponseStart(Number(headers[':status']), headers);
-    });
-    stream.on('data', (chunk: Buffer) => {
-      if (done) return;
-      if (!handler.onResponseData(chunk)) stream.pause();
-    });
-    stream.on('end', () => {
-      // Not yet a success: when the session dies, Node ends open streams and only the rstCode on
-      // 'close' tells a clean END_STREAM (0) from a cut (e.g. 8 after a dropped connection).
-      endSeen = true;
-    });
-    stream.on('error', (err) => {
-      if (done) return;
-      done = true;
-      fail(err);
-    });
-    stream.on('close', () => {
-      signal.removeEventListener('abort', onAbort);
-      ps.active--;
-      this.active--;
-      this.pump();
-      releaseListeners(stream);
-      if (done) return;
-      done = true;
-      const code = stream.rstCode;
-      if (endSeen && (code === undefined || code === NGHTTP2_NO_ERROR)) {
-        handler.onResponseEnd();
-        return;
-      }
-      fail(codedError('GW_STREAM_CLOSED', `upstream stream closed (rst ${code ?? 'none'})`));
-    });
-  }
-
-  /** True when the server told us it never processed this stream, so sending it again is safe. */
-  private neverProcessed(ps: PooledSession, stream: http2.ClientHttp2Stream): boolean {
-    if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return true;
-    const last = ps.goawayLastStreamId;
-    return last !== undefined && (stream.id === undefined || stream.id > last);
-  }
+    },
+    neverProcessed: (ps, stream) => {
+      if (stream.rstCode === NGHTTP2_REFUSED_STREAM) return true;
+      const last = ps.goawayLastStreamId;
+      return last !== undefined && (stream.id === undefined || stream.id > last);
+    },
+    resend: (req, handler, control, retriesLeft) => {
+      this.retriesTotal++;
+      this.attempt(req, handler, control, retriesLeft);
+    },
+  };
 
   /** Parks a request until a stream slot frees up; a full queue is GW_NO_CAPACITY. */
   private enqueue(

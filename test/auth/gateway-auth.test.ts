@@ -343,7 +343,7 @@ describe('auth: signing-key rotation under load refuses no valid token', () => {
           { id: 'k2', secret: K2 },
         ]),
       });
-      gw.auth?.reload(rotated.auth);
+      await gw.auth?.reload(rotated.auth);
       currentToken = await tokenOf();
       assert.match(currentToken, /;kid=k2:/, 'new tokens are signed with the newest key');
       await new Promise((r) => setTimeout(r, 300));
@@ -353,8 +353,8 @@ describe('auth: signing-key rotation under load refuses no valid token', () => {
       assert.deepEqual([...statuses.keys()], [200], `statuses: ${JSON.stringify([...statuses])}`);
 
       // A reload that changes an existing key's secret would break every token of that kid: refused, nothing changes.
-      assert.throws(
-        () =>
+      await assert.rejects(
+        async () =>
           gw.auth?.reload(
             validateConfig({
               ...base,
@@ -376,7 +376,7 @@ describe('auth: signing-key rotation under load refuses no valid token', () => {
       );
 
       // Step 2, after the old tokens' lifetime: k1 retired; its tokens are refused, k2's are not.
-      gw.auth?.reload(
+      await gw.auth?.reload(
         validateConfig({
           ...base,
           auth: authConfig([

@@ -1,6 +1,6 @@
 import type { RevocationConfig } from '../../config/schema.js';
 import { Denylist, type RevocationCheck } from './denylist.js';
-import { RedisRevocationSync, type RedisSyncStatus } from './redis-sync.js';
+import type { RedisRevocationSync, RedisSyncStatus } from './redis-sync.js';
 
 /** Tuning that is not configuration. */
 export interface RevocationListOptions {
@@ -28,19 +28,20 @@ const DEFAULT_START_TIMEOUT_MS = 2000;
  */
 export class RevocationList implements RevocationCheck {
   private readonly denylist = new Denylist();
-  private readonly sync: RedisRevocationSync | undefined;
+  private readonly redis: RevocationConfig['redis'];
+  private readonly startTimeoutMs: number;
+  /** Created by start(): the Redis client is only loaded when Redis is configured. */
+  private sync: RedisRevocationSync | undefined;
+  private started: Promise<void> | undefined;
+  private closed = false;
   /** The Redis settings in force, to tell a reload that changes them (they need a restart). */
   private readonly redisSettings: string;
 
   constructor(cfg: RevocationConfig, options: RevocationListOptions = {}) {
     this.denylist.setConfig(cfg.tokenIds, cfg.uids);
+    this.redis = cfg.redis;
     this.redisSettings = JSON.stringify(cfg.redis ?? null);
-    if (cfg.redis !== undefined)
-      this.sync = new RedisRevocationSync(
-        cfg.redis,
-        this.denylist,
-        options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
-      );
+    this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   }
 
   /** True when the token id or its user is revoked. Synchronous, two Set lookups, no allocation. */
@@ -50,12 +51,25 @@ export class RevocationList implements RevocationCheck {
 
   /** Connects to Redis (if configured); resolves after the first resync or the start timeout. Never rejects. */
   start(): Promise<void> {
-    return this.sync?.start() ?? Promise.resolve();
+    this.started ??= this.connect();
+    return this.started;
+  }
+
+  private async connect(): Promise<void> {
+    const redis = this.redis;
+    if (redis === undefined) return;
+    // ioredis (~1.2 MB of heap) is loaded only by gateways that use Redis; see loadHttp1Transport for why heap matters.
+    const { RedisRevocationSync } = await import('./redis-sync.js');
+    if (this.closed) return;
+    this.sync = new RedisRevocationSync(redis, this.denylist, this.startTimeoutMs);
+    await this.sync.start();
   }
 
   /** Closes the Redis connections; the list keeps answering from what it last knew. */
-  close(): Promise<void> {
-    return this.sync?.close() ?? Promise.resolve();
+  async close(): Promise<void> {
+    // A start() still importing the client sees `closed` and stops; one already connecting is ended here.
+    this.closed = true;
+    await this.sync?.close();
   }
 
   /**
@@ -76,6 +90,6 @@ export class RevocationList implements RevocationCheck {
       syncErrors: 0,
       lastError: null,
     };
-    return { ...redis, redis: this.sync !== undefined, tokenIds: counts.tokenIds, uids: counts.uids };
+    return { ...redis, redis: this.redis !== undefined, tokenIds: counts.tokenIds, uids: counts.uids };
   }
 }

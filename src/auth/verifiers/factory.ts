@@ -1,17 +1,19 @@
 import type { VerifierConfig } from '../../config/schema.js';
-import { GithubVerifier } from './github.js';
-import { OidcVerifier } from './oidc.js';
 import { StaticVerifier } from './static.js';
 import type { CredentialVerifier } from './verifier.js';
 
-/** Builds the verifier the config names; throws (at start) if the config is inconsistent. */
-export function createVerifier(cfg: VerifierConfig): CredentialVerifier {
+/**
+ * Builds the verifier the config names; rejects (at start) if the config is inconsistent. The
+ * OIDC and GitHub verifiers are loaded only when configured: they bring jose and zod, heap that
+ * a gateway with API keys would carry for nothing (see loadHttp1Transport for why heap matters).
+ */
+export async function createVerifier(cfg: VerifierConfig): Promise<CredentialVerifier> {
   switch (cfg.type) {
     case 'static':
       return new StaticVerifier(cfg.users);
     case 'oidc':
-      return new OidcVerifier(cfg);
+      return new (await import('./oidc.js')).OidcVerifier(cfg);
     case 'github':
-      return new GithubVerifier(cfg);
+      return new (await import('./github.js')).GithubVerifier(cfg);
   }
 }

@@ -67,13 +67,13 @@ describe('credentialFromHeader', () => {
 });
 
 describe('createVerifier', () => {
-  it('builds the verifier the config names', () => {
-    const s = createVerifier({
+  it('builds the verifier the config names', async () => {
+    const s = await createVerifier({
       type: 'static',
       users: [{ uid: 'u', sku: 's', apiKeySha256: 'a'.repeat(64), disabled: false }],
     });
     assert.equal(s.kind, 'static');
-    const o = createVerifier({
+    const o = await createVerifier({
       type: 'oidc',
       issuer: 'https://idp.example',
       audience: 'ghostwire',
@@ -83,7 +83,7 @@ describe('createVerifier', () => {
       timeoutMs: 1000,
     });
     assert.equal(o.kind, 'oidc');
-    const g = createVerifier({
+    const g = await createVerifier({
       type: 'github',
       apiBaseUrl: 'https://api.github.com',
       cacheTtlS: 60,

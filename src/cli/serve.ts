@@ -4,6 +4,7 @@ import { ConfigError } from '../config/errors.js';
 import { withIsolatedConfig } from '../config/isolated.js';
 import type { GatewayConfig, GatewayConfigInput } from '../config/schema.js';
 import { startGateway, type Gateway } from '../server/gateway.js';
+import { skipDeprecatedBindAccessor } from '../server/node-workarounds.js';
 import { logHealthChanges } from '../telemetry/health-log.js';
 import type { Simulator } from '../simulator/index.js';
 import { intFlag, parseFlags, str, strs, UsageError } from './args.js';
@@ -38,6 +39,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
   const upstreams = strs(flags, 'upstream');
   const configFile = str(flags, 'config');
   const noAuth = flags.values['no-auth'] === true;
+  skipDeprecatedBindAccessor();
 
   if (configFile !== undefined) process.on('SIGHUP', ignoreSighup);
   let simulator: Simulator | undefined;

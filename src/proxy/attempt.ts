@@ -163,10 +163,9 @@ export class Attempt implements UpstreamHandler {
   private aborted(): void {
     if (this.done) return;
     this.done = true;
-    // A deadline hit while waiting for the first byte still says how slow this deployment is.
-    if ((this.fr.ctx.signal.reason as GatewayError | undefined)?.code === 'GW_DEADLINE_EXCEEDED')
-      this.lease.sampleIfSilent();
-    this.finish('neutral', 'aborted');
+    // A deadline hit while waiting for the first byte: a TTFB sample, never a success (lease.ts).
+    const deadline = (this.fr.ctx.signal.reason as GatewayError | undefined)?.code === 'GW_DEADLINE_EXCEEDED';
+    this.finish(deadline ? this.lease.deadlineBeforeFirstByte() : 'neutral', 'no answer before the deadline');
   }
 
   private finish(outcome: 'success' | 'failure' | 'neutral', reason: string): void {

@@ -37,6 +37,13 @@ export class DeploymentHealth {
   private probeSuccesses = 0;
   /** Counters, for telemetry. */
   ejectionsTotal = 0;
+  /** Every change of state since start, by the state entered (see emit). */
+  readonly transitionsTotal: Record<HealthState, number> = {
+    healthy: 0,
+    ejected: 0,
+    'half-open': 0,
+    down: 0,
+  };
 
   constructor(
     private readonly passiveCfg: PassiveConfig,
@@ -171,6 +178,8 @@ export class DeploymentHealth {
 
   private emit(from: HealthState, reason: string): void {
     const to = this.state;
-    if (from !== to) this.onChange({ from, to, reason });
+    if (from === to) return;
+    this.transitionsTotal[to]++;
+    this.onChange({ from, to, reason });
   }
 }

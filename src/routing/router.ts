@@ -5,6 +5,7 @@ import type { CancelSignal } from '../proxy/request-signal.js';
 import { affinityPick } from './affinity.js';
 import { powerOfTwo } from './balancer.js';
 import type { Deployment } from './deployment.js';
+import type { HealthState } from './health.js';
 import { Lease, type LeaseOutcome } from './lease.js';
 import type { Model, Registry, Target } from './registry.js';
 import { RetryBudget } from './retry-budget.js';
@@ -45,6 +46,18 @@ export interface RouterStats {
   noCapacityTotal: number;
   retriesTotal: number;
   retriesRefusedTotal: number;
+  health: HealthStats;
+}
+
+/** Health changes since start (ghostwire:deployment:health publishes each one as it happens). */
+export interface HealthStats {
+  /** Over all deployments, by the state entered. */
+  transitionsTotal: Record<HealthState, number>;
+  /** Per deployment: its state now and its own counts. */
+  deployments: Record<
+    string,
+    { state: HealthState; transitionsTotal: Record<HealthState, number>; ejectionsTotal: number }
+  >;
 }
 
 /**
@@ -161,7 +174,24 @@ export class Router {
       noCapacityTotal: this.noCapacityTotal,
       retriesTotal: this.retryBudget.retriesTotal,
       retriesRefusedTotal: this.retryBudget.refusedTotal,
+      health: this.healthStats(),
     };
+  }
+
+  private healthStats(): HealthStats {
+    const transitionsTotal: Record<HealthState, number> = { healthy: 0, ejected: 0, 'half-open': 0, down: 0 };
+    const deployments: HealthStats['deployments'] = {};
+    for (const d of this.registry.deployments) {
+      const h = d.health;
+      for (const k of Object.keys(transitionsTotal) as HealthState[])
+        transitionsTotal[k] += h.transitionsTotal[k];
+      deployments[d.name] = {
+        state: h.state,
+        transitionsTotal: { ...h.transitionsTotal },
+        ejectionsTotal: h.ejectionsTotal,
+      };
+    }
+    return { transitionsTotal, deployments };
   }
 
   /** Shutdown: rejects every waiting request (503, they may retry elsewhere) and every new one. */

@@ -63,6 +63,7 @@ describe('a deployment that accepts but never answers', () => {
       );
       assert.equal(d.lastSuccessAt, -Infinity, 'a timeout is not an answer');
       assert.ok(d.ttfb.count > 0 && d.ttfbMs >= 50, `the waits are TTFB samples (${d.ttfbMs} ms)`);
+      assert.equal(gw.router.stats().health.transitionsTotal.down, 1);
     } finally {
       await load.stop();
       session.close();

@@ -72,6 +72,11 @@ export class DeploymentHealth {
     return this.passive === 'healthy' && !this.probeDown;
   }
 
+  /** Half-open with its one trial still running: nothing else may be sent, not even in a panic. */
+  get trialInProgress(): boolean {
+    return this.passive === 'half-open' && this.trialInFlight;
+  }
+
   /** Counts as capacity for readiness: healthy, or due a trial. */
   usable(now: number): boolean {
     if (this.probeDown) return false;
@@ -83,7 +88,8 @@ export class DeploymentHealth {
    * only the trial's own outcome decides, not that of requests sent before the ejection.
    */
   onDispatch(): boolean {
-    if (this.passive !== 'half-open') return false;
+    // A request sent past available() (panic routing) while the trial runs is not a second trial.
+    if (this.passive !== 'half-open' || this.trialInFlight) return false;
     this.trialInFlight = true;
     return true;
   }

@@ -268,9 +268,13 @@ export class Router {
     return tier.find((t) => t.deployment === chosen);
   }
 
+  /** Any deployment with room, healthy or not, except a half-open one whose one trial is running. */
   private panicPick(req: RouteRequest): Target | undefined {
     const room = req.model.targets.filter(
-      (t) => t.deployment !== req.exclude && t.deployment.outstanding < t.deployment.capacity,
+      (t) =>
+        t.deployment !== req.exclude &&
+        t.deployment.outstanding < t.deployment.capacity &&
+        !t.deployment.health.trialInProgress,
     );
     const chosen = powerOfTwo(
       room.map((t) => t.deployment),

@@ -104,4 +104,13 @@ describe('lease', () => {
     assert.equal(target.deployment.ttfb.count, 1);
   });
 
+  it('only one lease at a time is the half-open trial, even one sent past available() (panic routing)', () => {
+    const { target, clock, lease } = setup();
+    halfOpen(target, clock);
+    const first = lease();
+    const second = lease();
+    assert.equal(first.trial, true);
+    assert.equal(second.trial, false, 'its outcome must not decide the half-open state');
+    assert.equal(target.deployment.health.trialInProgress, true);
+  });
 });

@@ -191,6 +191,31 @@ describe('router: regions, capacity, queue, spill-over', () => {
     assert.equal(router.nearestRegionUrl(), 'https://eu.gw.example');
   });
 
+  it('panic routing leaves a half-open deployment alone while its one trial runs', () => {
+    const { router, registry, req, clock } = setup([dep('eu-1', 'eu', { weight: 100 }), dep('us-1', 'us')], {
+      queue: { maxWaiting: 0 },
+    });
+    const eu = registry.deployments.find((d) => d.name === 'eu-1')!;
+    const us = registry.deployments.find((d) => d.name === 'us-1')!;
+    eject(registry, 'eu-1', clock.now);
+    clock.now += 1000;
+    const trial = router.acquire(req()) as Lease;
+    assert.equal(trial.deployment, eu);
+    assert.equal(trial.trial, true, 'cool-down over: the half-open trial');
+    // Then the probes lose both: nothing is healthy anywhere, so panic routing takes over. eu-1,
+    // by far the cheaper by weight, must still get nothing while its trial runs.
+    for (const d of [eu, us]) for (let i = 0; i < 2; i++) d.health.onProbe(false, clock.now, 'refused');
+    for (let i = 0; i < 10; i++) {
+      const l = router.acquire(req()) as Lease;
+      assert.equal(l.deployment, us, 'panic routing: any deployment with room, but not a running trial');
+      l.release('neutral');
+    }
+    assert.equal(router.stats().panicTotal, 10);
+    trial.release('neutral');
+    const l = router.acquire(req()) as Lease;
+    assert.equal(l.deployment, eu, 'the trial is over: eu-1 is a panic candidate again');
+  });
+
   it('the same affinity key lands on the same deployment; a busy one is passed over', () => {
     const { router, req } = setup([dep('eu-1', 'eu'), dep('eu-2', 'eu'), dep('eu-3', 'eu')]);
     const key = 0xdeadbeef;

@@ -77,6 +77,11 @@ export class DeploymentHealth {
     return this.passive === 'half-open' && this.trialInFlight;
   }
 
+  /** When an ejection's cool-down ends (on the clock passed in), or undefined when not ejected. */
+  get coolDownEndsAt(): number | undefined {
+    return this.passive === 'ejected' ? this.ejectedUntil : undefined;
+  }
+
   /** Counts as capacity for readiness: healthy, or due a trial. */
   usable(now: number): boolean {
     if (this.probeDown) return false;

@@ -5,7 +5,7 @@ import type { CancelSignal } from '../proxy/request-signal.js';
 import { affinityPick } from './affinity.js';
 import { powerOfTwo } from './balancer.js';
 import type { Deployment } from './deployment.js';
-import type { HealthState } from './health.js';
+import type { HealthChange, HealthState } from './health.js';
 import { Lease, type LeaseOutcome } from './lease.js';
 import type { Model, Registry, Target } from './registry.js';
 import { RetryBudget } from './retry-budget.js';
@@ -46,6 +46,8 @@ export interface RouterStats {
   noCapacityTotal: number;
   retriesTotal: number;
   retriesRefusedTotal: number;
+  /** Waiters handed a deployment that came back (cool-down over, probe answered), not a released slot. */
+  wokenTotal: number;
   health: HealthStats;
 }
 
@@ -75,9 +77,16 @@ export class Router {
   private spilledTotal = 0;
   private panicTotal = 0;
   private noCapacityTotal = 0;
+  private wokenTotal = 0;
   private closed = false;
   private readonly release = (lease: Lease, outcome: LeaseOutcome, reason: string, now: number): void =>
     this.onRelease(lease, outcome, reason, now);
+  /** A wake of the waiters is queued (a microtask: never inside a pick that is under way). */
+  private wakePending = false;
+  /** Wakes the waiters when the earliest cool-down ends (nothing else would notice it ending). */
+  private coolDownTimer: NodeJS.Timeout | undefined;
+  private coolDownTimerAt = Infinity;
+  private readonly unsubscribe: (() => void)[];
 
   constructor(
     private readonly registry: Registry,
@@ -86,6 +95,9 @@ export class Router {
     private readonly random: () => number = Math.random,
   ) {
     this.retryBudget = new RetryBudget(cfg.retries.budgetRatio, cfg.retries.minPerSecond);
+    this.unsubscribe = registry.deployments.map((d) =>
+      d.onHealthChange((_d, change) => this.onHealthChange(change)),
+    );
   }
 
   /**
@@ -174,6 +186,7 @@ export class Router {
       noCapacityTotal: this.noCapacityTotal,
       retriesTotal: this.retryBudget.retriesTotal,
       retriesRefusedTotal: this.retryBudget.refusedTotal,
+      wokenTotal: this.wokenTotal,
       health: this.healthStats(),
     };
   }
@@ -197,6 +210,8 @@ export class Router {
   /** Shutdown: rejects every waiting request (503, they may retry elsewhere) and every new one. */
   close(): void {
     this.closed = true;
+    for (const off of this.unsubscribe) off();
+    this.disarmCoolDownTimer();
     for (const w of this.waiters.splice(0)) {
       if (w.timer !== undefined) clearTimeout(w.timer);
       w.req.signal.removeEventListener('abort', w.onAbort);
@@ -307,6 +322,7 @@ export class Router {
         }, waitMs);
       req.signal.addEventListener('abort', waiter.onAbort);
       this.waiters.push(waiter);
+      this.armCoolDownTimer();
     });
   }
 
@@ -315,6 +331,7 @@ export class Router {
     if (i >= 0) this.waiters.splice(i, 1);
     if (w.timer !== undefined) clearTimeout(w.timer);
     w.req.signal.removeEventListener('abort', w.onAbort);
+    if (this.waiters.length === 0) this.disarmCoolDownTimer();
   }
 
   private onRelease(lease: Lease, outcome: LeaseOutcome, reason: string, now: number): void {
@@ -324,25 +341,86 @@ export class Router {
       health.onSuccess(now, lease.trial);
     } else if (outcome === 'failure') health.onFailure(now, reason, lease.trial);
     else health.onNeutral(lease.trial);
-    if (this.waiters.length === 0) return;
-    // One slot freed: the first waiter (in arrival order) that can use it gets it. Waiters of a
-    // model that does not use the released deployment are skipped without a pick, and once a
-    // model's pick fails, its other waiters would fail the same way: one pick per model, so a
-    // full queue costs a scan, not a thousand picks.
-    const released = lease.deployment;
-    let failed: Model | undefined;
-    for (const w of this.waiters) {
-      const model = w.req.model;
-      if (model === failed || !uses(model, released)) continue;
-      const next = this.pick(w.req, false, now);
-      if (next === undefined) {
-        failed = model;
-        continue;
-      }
-      this.remove(w);
-      w.resolve(next);
+    if (this.waiters.length > 0) this.wake(lease.deployment, now);
+  }
+
+  /**
+   * Capacity came back without a slot being released: a deployment turned healthy or half-open
+   * (a probe answered, a trial healed it), or an ejection began, whose cool-down end nothing else
+   * would notice while every request waits. Deferred to a microtask, because a change can happen
+   * inside a pick (a cool-down found over) and a pick must not start another.
+   */
+  private onHealthChange(change: HealthChange): void {
+    if (this.waiters.length === 0 || this.closed) return;
+    if (change.to === 'ejected') {
+      this.armCoolDownTimer();
       return;
     }
+    if (change.to === 'down' || this.wakePending) return;
+    this.wakePending = true;
+    queueMicrotask(() => {
+      this.wakePending = false;
+      if (this.waiters.length > 0 && !this.closed) this.wake(undefined, this.clock());
+    });
+  }
+
+  /**
+   * Hands capacity to waiters in arrival order. After a release (`released`) one slot is free:
+   * the first waiter that can use it gets it; waiters of models that do not use that deployment
+   * are skipped without a pick. After a deployment came back (undefined) any number may fit, so
+   * every waiter is offered a pick. Either way, once a model's pick fails its other waiters
+   * would fail the same way: one failed pick per model, so a full queue costs a scan, not a
+   * thousand picks.
+   */
+  private wake(released: Deployment | undefined, now: number): void {
+    let failed: Model[] | undefined;
+    for (let i = 0; i < this.waiters.length;) {
+      const w = this.waiters[i] as Waiter;
+      const model = w.req.model;
+      if (failed?.includes(model) === true || (released !== undefined && !uses(model, released))) {
+        i++;
+        continue;
+      }
+      const next = this.pick(w.req, false, now);
+      if (next === undefined) {
+        (failed ??= []).push(model);
+        i++;
+        continue;
+      }
+      this.remove(w); // removes index i: the next waiter moves into it
+      if (released !== undefined) return w.resolve(next);
+      this.wokenTotal++;
+      w.resolve(next);
+    }
+    if (released === undefined) this.armCoolDownTimer();
+  }
+
+  /** (Re)arms the wake-up for the earliest cool-down that ends while requests wait. */
+  private armCoolDownTimer(): void {
+    if (this.waiters.length === 0 || this.closed) return;
+    // Only ends still to come: one already past that no pick looked at concerns no waiter (a
+    // pick would have found it), and counting it would spin the timer at 0 ms.
+    const now = this.clock();
+    let at = Infinity;
+    for (const d of this.registry.deployments) {
+      const end = d.health.coolDownEndsAt;
+      if (end !== undefined && end > now && end < at) at = end;
+    }
+    if (at === Infinity || at >= this.coolDownTimerAt) return;
+    this.disarmCoolDownTimer();
+    this.coolDownTimerAt = at;
+    this.coolDownTimer = setTimeout(() => {
+      this.coolDownTimer = undefined;
+      this.coolDownTimerAt = Infinity;
+      if (this.waiters.length > 0 && !this.closed) this.wake(undefined, this.clock());
+    }, at - now);
+    this.coolDownTimer.unref();
+  }
+
+  private disarmCoolDownTimer(): void {
+    if (this.coolDownTimer !== undefined) clearTimeout(this.coolDownTimer);
+    this.coolDownTimer = undefined;
+    this.coolDownTimerAt = Infinity;
   }
 
   private noCapacity(): GatewayError {

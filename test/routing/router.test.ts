@@ -59,6 +59,19 @@ function eject(registry: Registry, name: string, now: number): void {
   for (let i = 0; i < 5; i++) d?.health.onFailure(now, 'test');
 }
 
+/** The promise's value, or a failure when it takes longer than `ms` (a waiter left to its timer). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('router: regions, capacity, queue, spill-over', () => {
   it('prefers its own region while it has healthy capacity', () => {
     const { router, req } = setup([dep('us-1', 'us'), dep('eu-1', 'eu'), dep('eu-2', 'eu')]);
@@ -214,6 +227,47 @@ describe('router: regions, capacity, queue, spill-over', () => {
     trial.release('neutral');
     const l = router.acquire(req()) as Lease;
     assert.equal(l.deployment, eu, 'the trial is over: eu-1 is a panic candidate again');
+  });
+
+  it('waiters wake when a deployment comes back by probe, without waiting for a release', async () => {
+    const { router, registry, req, clock } = setup(
+      [dep('eu-1', 'eu', { maxConcurrent: 1 }), dep('eu-2', 'eu')],
+      {
+        queue: { maxWaiting: 10, maxWaitMs: 5000 },
+      },
+    );
+    const eu2 = registry.deployments.find((d) => d.name === 'eu-2')!;
+    for (let i = 0; i < 2; i++) eu2.health.onProbe(false, clock.now, 'refused');
+    const held = router.acquire(req()) as Lease;
+    assert.equal(held.deployment.name, 'eu-1');
+    const waiting = router.acquire(req());
+    assert.ok(waiting instanceof Promise, 'eu-1 full and healthy, eu-2 down: wait');
+    eu2.health.onProbe(true, clock.now);
+    const lease = await within(waiting, 1000);
+    assert.equal(lease.deployment, eu2);
+    assert.equal(router.stats().queued, 0);
+    assert.equal(router.stats().wokenTotal, 1);
+    held.release('success');
+  });
+
+  it('waiters wake when a cool-down ends, though nothing is released and no request looks', async () => {
+    const { router, registry, req, clock } = setup(
+      [dep('eu-1', 'eu', { maxConcurrent: 1 }), dep('eu-2', 'eu')],
+      {
+        queue: { maxWaiting: 10, maxWaitMs: 5000 },
+        health: { active: { enabled: false }, passive: { baseEjectionMs: 50 } },
+      },
+    );
+    eject(registry, 'eu-2', clock.now); // out until clock 1050
+    const held = router.acquire(req()) as Lease;
+    assert.equal(held.deployment.name, 'eu-1');
+    const waiting = router.acquire(req());
+    assert.ok(waiting instanceof Promise);
+    clock.now += 50; // the router's timer fires 50 ms from now and reads this clock
+    const lease = await within(waiting, 1000);
+    assert.equal(lease.deployment.name, 'eu-2');
+    assert.equal(lease.trial, true, 'the woken waiter is the half-open trial');
+    held.release('success');
   });
 
   it('the same affinity key lands on the same deployment; a busy one is passed over', () => {

@@ -164,17 +164,22 @@ export class Router {
   }
 
   /**
-   * The public URL of the nearest region with healthy capacity (this one first), for the token
-   * exchange to send clients to; undefined when that region has no publicUrl configured.
+   * The public URL of the nearest region with healthy capacity, for the token exchange to send
+   * clients to. While this instance's own region has capacity, that is this gateway (its own
+   * publicUrl, or undefined: the URL the client used). Otherwise the first other region in
+   * preference order that has capacity and a publicUrl (one without a URL cannot be named, so
+   * the next one is); with none, this gateway again.
    */
   nearestRegionUrl(): string | undefined {
     const now = this.clock();
+    const own = this.cfg.regions.find((r) => r.name === this.cfg.region)?.publicUrl;
     for (const region of this.registry.regionOrder) {
-      const deployments = this.registry.deployments.filter((d) => d.region === region);
-      if (deployments.some((d) => d.health.usable(now)))
-        return this.cfg.regions.find((r) => r.name === region)?.publicUrl;
+      const url =
+        region === this.cfg.region ? own : this.cfg.regions.find((r) => r.name === region)?.publicUrl;
+      if (region !== this.cfg.region && url === undefined) continue;
+      if (this.registry.deployments.some((d) => d.region === region && d.health.usable(now))) return url;
     }
-    return this.cfg.regions.find((r) => r.name === this.cfg.region)?.publicUrl;
+    return own;
   }
 
   stats(): RouterStats {

@@ -270,6 +270,30 @@ describe('router: regions, capacity, queue, spill-over', () => {
     held.release('success');
   });
 
+  it('token steering: the nearest healthy region that has a publicUrl, else this gateway', () => {
+    const { router, registry, clock } = setup([dep('eu-1', 'eu'), dep('us-1', 'us'), dep('ap-1', 'ap')], {
+      regions: [
+        { name: 'eu', publicUrl: 'https://eu.gw.example' },
+        { name: 'us' }, // healthy, but there is no URL to send clients to
+        { name: 'ap', publicUrl: 'https://ap.gw.example' },
+      ],
+    });
+    assert.equal(router.nearestRegionUrl(), 'https://eu.gw.example');
+    eject(registry, 'eu-1', clock.now);
+    assert.equal(router.nearestRegionUrl(), 'https://ap.gw.example', 'us is nearer but cannot be named');
+    eject(registry, 'ap-1', clock.now);
+    assert.equal(router.nearestRegionUrl(), 'https://eu.gw.example', 'no other region to name: this one');
+  });
+
+  it('token steering: while its own region is healthy, this gateway, with or without a publicUrl', () => {
+    const { router, registry, clock } = setup([dep('eu-1', 'eu'), dep('us-1', 'us')], {
+      regions: [{ name: 'eu' }, { name: 'us', publicUrl: 'https://us.gw.example' }],
+    });
+    assert.equal(router.nearestRegionUrl(), undefined, 'the URL the client used');
+    eject(registry, 'eu-1', clock.now);
+    assert.equal(router.nearestRegionUrl(), 'https://us.gw.example');
+  });
+
   it('the same affinity key lands on the same deployment; a busy one is passed over', () => {
     const { router, req } = setup([dep('eu-1', 'eu'), dep('eu-2', 'eu'), dep('eu-3', 'eu')]);
     const key = 0xdeadbeef;

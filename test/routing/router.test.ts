@@ -171,6 +171,18 @@ describe('router: regions, capacity, queue, spill-over', () => {
     assert.equal(retry?.deployment.name, other);
   });
 
+  it('no retry once the deadline has passed: nothing is leased and no budget spent', () => {
+    const { router, req, clock } = setup([dep('eu-1', 'eu'), dep('eu-2', 'eu')]);
+    const first = router.acquire(req()) as Lease;
+    const late = req({ exclude: first.deployment, deadlineAt: clock.now });
+    assert.equal(router.acquireForRetry(late), undefined);
+    assert.equal(router.stats().retriesTotal, 0);
+    assert.ok(
+      router.acquireForRetry({ ...late, deadlineAt: clock.now + 1 }) !== undefined,
+      'a moment earlier: yes',
+    );
+  });
+
   it('nothing healthy anywhere: the request is tried anyway (panic routing), and readiness is 503', () => {
     const { router, registry, req, clock } = setup([dep('eu-1', 'eu'), dep('us-1', 'us')]);
     eject(registry, 'eu-1', clock.now);
@@ -202,6 +214,25 @@ describe('router: regions, capacity, queue, spill-over', () => {
     clock.now += 1000; // eu-1's cool-down is over: due a trial, so ready again
     assert.equal(router.readiness().ready, true);
     assert.equal(router.nearestRegionUrl(), 'https://eu.gw.example');
+  });
+
+  it('the queue wait running out with no region to spill to: 503 GW_NO_CAPACITY with Retry-After', async () => {
+    const { router, req } = setup([dep('eu-1', 'eu', { maxConcurrent: 1 })], {
+      queue: { maxWaiting: 10, maxWaitMs: 30 },
+    });
+    router.acquire(req());
+    const started = performance.now();
+    const waiting = router.acquire(req());
+    assert.ok(waiting instanceof Promise, 'full but healthy: it waits first');
+    await assert.rejects(
+      waiting,
+      (e: unknown) => e instanceof GatewayError && e.code === 'GW_NO_CAPACITY' && e.retryAfterS === 1,
+    );
+    assert.ok(performance.now() - started >= 29, 'after maxWaitMs, not at once');
+    const stats = router.stats();
+    assert.equal(stats.queued, 0);
+    assert.equal(stats.queuedTotal, 1);
+    assert.equal(stats.noCapacityTotal, 1);
   });
 
   it('panic routing leaves a half-open deployment alone while its one trial runs', () => {

@@ -184,15 +184,17 @@ export class Attempt implements UpstreamHandler {
     const { ctx, router, model, key, ex } = this.fr;
     if (!this.fr.retries || this.retried || ctx.signal.aborted || ex.headersSent) return false;
     const failed = this.lease.deployment;
+    const failedAt = performance.now();
     setImmediate(() => {
       if (ctx.signal.aborted || ex.closed) return;
       // A healthy deployment with room right now and a transport not failing fast: a retry
       // neither queues nor uses panic routing, and spends budget only when it is sent.
       // After a lost connection (not an answer), siblings in the same region must prove they
-      // are alive by having answered since this attempt began.
+      // are alive by having answered since this failure was seen (an answer since the attempt
+      // began may predate the crash that took the whole region).
       const lost = err.code === 'GW_UPSTREAM_UNAVAILABLE' || err.code === 'GW_UPSTREAM_CLOSED';
       const next = router.acquireForRetry({
-        ...(lost ? { suspectRegion: failed.region, provenSince: this.lease.startedAt } : {}),
+        ...(lost ? { suspectRegion: failed.region, provenSince: failedAt } : {}),
         model,
         key,
         exclude: failed,

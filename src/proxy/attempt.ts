@@ -163,10 +163,9 @@ export class Attempt implements UpstreamHandler {
   private aborted(): void {
     if (this.done) return;
     this.done = true;
-    // A deadline hit while waiting for the first byte still says how slow this deployment is.
-    if ((this.fr.ctx.signal.reason as GatewayError | undefined)?.code === 'GW_DEADLINE_EXCEEDED')
-      this.lease.sampleIfSilent();
-    this.finish('neutral', 'aborted');
+    // A deadline hit while waiting for the first byte: a TTFB sample, never a success (lease.ts).
+    const deadline = (this.fr.ctx.signal.reason as GatewayError | undefined)?.code === 'GW_DEADLINE_EXCEEDED';
+    this.finish(deadline ? this.lease.deadlineBeforeFirstByte() : 'neutral', 'no answer before the deadline');
   }
 
   private finish(outcome: 'success' | 'failure' | 'neutral', reason: string): void {
@@ -185,15 +184,17 @@ export class Attempt implements UpstreamHandler {
     const { ctx, router, model, key, ex } = this.fr;
     if (!this.fr.retries || this.retried || ctx.signal.aborted || ex.headersSent) return false;
     const failed = this.lease.deployment;
+    const failedAt = performance.now();
     setImmediate(() => {
       if (ctx.signal.aborted || ex.closed) return;
       // A healthy deployment with room right now and a transport not failing fast: a retry
       // neither queues nor uses panic routing, and spends budget only when it is sent.
       // After a lost connection (not an answer), siblings in the same region must prove they
-      // are alive by having answered since this attempt began.
+      // are alive by having answered since this failure was seen (an answer since the attempt
+      // began may predate the crash that took the whole region).
       const lost = err.code === 'GW_UPSTREAM_UNAVAILABLE' || err.code === 'GW_UPSTREAM_CLOSED';
       const next = router.acquireForRetry({
-        ...(lost ? { suspectRegion: failed.region, provenSince: this.lease.startedAt } : {}),
+        ...(lost ? { suspectRegion: failed.region, provenSince: failedAt } : {}),
         model,
         key,
         exclude: failed,

@@ -8,7 +8,7 @@ import { Http2Pool } from '../upstream/h2-pool.js';
 import type { Http1TransportClass } from '../upstream/transports.js';
 import { fnv1a, type AffinityNode } from './affinity.js';
 import { Ewma } from './ewma.js';
-import { DeploymentHealth } from './health.js';
+import { DeploymentHealth, type HealthChange } from './health.js';
 
 const DEFAULT_H2_SESSIONS = 4;
 const DEFAULT_H1_CONNECTIONS = 256;
@@ -35,6 +35,8 @@ export class Deployment implements AffinityNode {
   readonly ttfb: Ewma;
   /** Requests sent and not yet finished (the gateway's own count, not the transport's). */
   outstanding = 0;
+  /** Called on every health change, after it is published (the router wakes waiters on a recovery). */
+  private readonly healthListeners = new Set<(d: Deployment, change: HealthChange) => void>();
   /** performance.now() of its last first byte or successful completion (-Infinity: none yet). */
   lastSuccessAt = -Infinity;
 
@@ -80,10 +82,20 @@ export class Deployment implements AffinityNode {
     this.probePath = probing ? (cfg.healthCheck?.path ?? active.path) : undefined;
     this.ttfb = new Ewma(routing.ewma.decayMs, routing.ewma.initialTtfbMs);
     this.health = new DeploymentHealth(routing.health.passive, active, (change) => {
-      if (!channels.deploymentHealth.hasSubscribers) return;
-      const event: HealthEvent = { deployment: this.name, region: this.region, ...change, at: Date.now() };
-      channels.deploymentHealth.publish(event);
+      if (channels.deploymentHealth.hasSubscribers) {
+        const event: HealthEvent = { deployment: this.name, region: this.region, ...change, at: Date.now() };
+        channels.deploymentHealth.publish(event);
+      }
+      for (const fn of this.healthListeners) fn(this, change);
     });
+  }
+
+  /** Subscribes to this deployment's health changes; returns the unsubscribe function. */
+  onHealthChange(fn: (d: Deployment, change: HealthChange) => void): () => void {
+    this.healthListeners.add(fn);
+    return () => {
+      this.healthListeners.delete(fn);
+    };
   }
 
   /** The time-to-first-byte average as of now (drifting back to the prior while unsampled). */

@@ -37,6 +37,13 @@ export class DeploymentHealth {
   private probeSuccesses = 0;
   /** Counters, for telemetry. */
   ejectionsTotal = 0;
+  /** Every change of state since start, by the state entered (see emit). */
+  readonly transitionsTotal: Record<HealthState, number> = {
+    healthy: 0,
+    ejected: 0,
+    'half-open': 0,
+    down: 0,
+  };
 
   constructor(
     private readonly passiveCfg: PassiveConfig,
@@ -65,6 +72,16 @@ export class DeploymentHealth {
     return this.passive === 'healthy' && !this.probeDown;
   }
 
+  /** Half-open with its one trial still running: nothing else may be sent, not even in a panic. */
+  get trialInProgress(): boolean {
+    return this.passive === 'half-open' && this.trialInFlight;
+  }
+
+  /** When an ejection's cool-down ends (on the clock passed in), or undefined when not ejected. */
+  get coolDownEndsAt(): number | undefined {
+    return this.passive === 'ejected' ? this.ejectedUntil : undefined;
+  }
+
   /** Counts as capacity for readiness: healthy, or due a trial. */
   usable(now: number): boolean {
     if (this.probeDown) return false;
@@ -76,7 +93,8 @@ export class DeploymentHealth {
    * only the trial's own outcome decides, not that of requests sent before the ejection.
    */
   onDispatch(): boolean {
-    if (this.passive !== 'half-open') return false;
+    // A request sent past available() (panic routing) while the trial runs is not a second trial.
+    if (this.passive !== 'half-open' || this.trialInFlight) return false;
     this.trialInFlight = true;
     return true;
   }
@@ -171,6 +189,8 @@ export class DeploymentHealth {
 
   private emit(from: HealthState, reason: string): void {
     const to = this.state;
-    if (from !== to) this.onChange({ from, to, reason });
+    if (from === to) return;
+    this.transitionsTotal[to]++;
+    this.onChange({ from, to, reason });
   }
 }

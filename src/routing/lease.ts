@@ -29,25 +29,33 @@ export class Lease {
     return this.target.deployment;
   }
 
-  /** The upstream's first response byte: one time-to-first-byte sample. */
+  /** The upstream's first response byte: one time-to-first-byte sample, and proof it answers. */
   firstByte(): void {
     if (this.sampled) return;
     this.sampled = true;
     const now = this.clock();
     const d = this.target.deployment;
     d.ttfb.add(now - this.startedAt, now);
-    d.lastSuccessAt = now; // it answers: evidence for retries choosing among its siblings
+    d.lastSuccessAt = now; // it answers: evidence for retries and the prober
     // A half-open trial has proved enough once the model streams: heal now rather than after the
     // whole completion, so a recovering region takes traffic back within one time-to-first-byte.
     if (this.trial) d.health.onSuccess(now, true);
   }
 
   /**
-   * A request that gave up (deadline) before the first byte still tells us the deployment is at
-   * least this slow; without the sample a deployment that never answers would look fast.
+   * The deadline passed before the first byte: how the attempt ends, as health sees it. The wait
+   * is still a time-to-first-byte sample (without it a deployment that never answers would look
+   * fast), but silence proves nothing: it is not a success, so the prober still believes its own
+   * timeouts and a half-open deployment is not healed by it. A trial that stays silent is the
+   * trial failing (a server that accepts and never answers must stay out). Any other request
+   * stays neutral: a deadline shorter than the model's prefill says little about the server.
    */
-  sampleIfSilent(): void {
-    if (!this.sampled) this.firstByte();
+  deadlineBeforeFirstByte(): LeaseOutcome {
+    if (this.sampled) return 'neutral';
+    this.sampled = true;
+    const now = this.clock();
+    this.target.deployment.ttfb.add(now - this.startedAt, now);
+    return this.trial ? 'failure' : 'neutral';
   }
 
   release(outcome: LeaseOutcome, reason = ''): void {

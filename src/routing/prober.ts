@@ -38,20 +38,29 @@ export class Prober {
 
   private schedule(d: Deployment, ms: number): void {
     if (this.closed) return;
-    const timer = setTimeout(() => {
-      const sentAt = performance.now();
-      void probe(d, d.probePath as string, this.cfg.timeoutMs).then(({ ok, reason, timedOut }) => {
-        if (this.closed) return;
-        // A probe that timed out while completions kept succeeding waited behind them for a
-        // connection or stream (a deployment at full batch): no verdict, the traffic is the proof.
-        if (!ok && timedOut && d.lastSuccessAt >= sentAt) return this.schedule(d, this.cfg.intervalMs);
-        d.health.onProbe(ok, performance.now(), reason);
-        const suspect = d.health.probeSuspect;
-        this.schedule(d, suspect ? Math.max(50, Math.floor(this.cfg.intervalMs / 4)) : this.cfg.intervalMs);
-      });
-    }, ms);
+    const timer = setTimeout(() => void this.check(d), ms);
     timer.unref();
     this.timers.set(d, timer);
+  }
+
+  /** One probe and its verdict. Whatever happens in between, the next probe is scheduled. */
+  private async check(d: Deployment): Promise<void> {
+    let nextMs = this.cfg.intervalMs;
+    try {
+      const sentAt = performance.now();
+      const { ok, reason, timedOut } = await probe(d, d.probePath as string, this.cfg.timeoutMs);
+      if (this.closed) return;
+      // A probe that timed out while completions kept succeeding waited behind them for a
+      // connection or stream (a deployment at full batch): no verdict, the traffic is the proof.
+      // (Only a first byte or a finished completion counts; a completion's own timeout does not.)
+      if (!ok && timedOut && d.lastSuccessAt >= sentAt) return;
+      d.health.onProbe(ok, performance.now(), reason);
+      if (d.health.probeSuspect) nextMs = Math.max(50, Math.floor(this.cfg.intervalMs / 4));
+    } catch {
+      // A bug between probe and verdict must not stop this deployment's probes: no verdict.
+    } finally {
+      this.schedule(d, nextMs);
+    }
   }
 }
 
@@ -93,6 +102,14 @@ export function probe(
         settle(false, err.detail ?? err.code);
       },
     };
-    d.dispatcher.dispatch({ method: 'GET', path, headers, body: undefined, signal, probe: true }, handler);
+    try {
+      d.dispatcher.dispatch({ method: 'GET', path, headers, body: undefined, signal, probe: true }, handler);
+    } catch (err) {
+      // Transports report failures through the handler; one that throws cannot send requests
+      // either, so the probe fails (instead of rejecting a promise nobody awaits).
+      clearTimeout(timer);
+      signal.abort(undefined);
+      settle(false, `probe could not be sent (${err instanceof Error ? err.message : String(err)})`);
+    }
   });
 }

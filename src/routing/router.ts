@@ -5,6 +5,7 @@ import type { CancelSignal } from '../proxy/request-signal.js';
 import { affinityPick } from './affinity.js';
 import { powerOfTwo } from './balancer.js';
 import type { Deployment } from './deployment.js';
+import type { HealthChange, HealthState } from './health.js';
 import { Lease, type LeaseOutcome } from './lease.js';
 import type { Model, Registry, Target } from './registry.js';
 import { RetryBudget } from './retry-budget.js';
@@ -45,6 +46,20 @@ export interface RouterStats {
   noCapacityTotal: number;
   retriesTotal: number;
   retriesRefusedTotal: number;
+  /** Waiters handed a deployment that came back (cool-down over, probe answered), not a released slot. */
+  wokenTotal: number;
+  health: HealthStats;
+}
+
+/** Health changes since start (ghostwire:deployment:health publishes each one as it happens). */
+export interface HealthStats {
+  /** Over all deployments, by the state entered. */
+  transitionsTotal: Record<HealthState, number>;
+  /** Per deployment: its state now and its own counts. */
+  deployments: Record<
+    string,
+    { state: HealthState; transitionsTotal: Record<HealthState, number>; ejectionsTotal: number }
+  >;
 }
 
 /**
@@ -62,9 +77,16 @@ export class Router {
   private spilledTotal = 0;
   private panicTotal = 0;
   private noCapacityTotal = 0;
+  private wokenTotal = 0;
   private closed = false;
   private readonly release = (lease: Lease, outcome: LeaseOutcome, reason: string, now: number): void =>
     this.onRelease(lease, outcome, reason, now);
+  /** A wake of the waiters is queued (a microtask: never inside a pick that is under way). */
+  private wakePending = false;
+  /** Wakes the waiters when the earliest cool-down ends (nothing else would notice it ending). */
+  private coolDownTimer: NodeJS.Timeout | undefined;
+  private coolDownTimerAt = Infinity;
+  private readonly unsubscribe: (() => void)[];
 
   constructor(
     private readonly registry: Registry,
@@ -73,6 +95,9 @@ export class Router {
     private readonly random: () => number = Math.random,
   ) {
     this.retryBudget = new RetryBudget(cfg.retries.budgetRatio, cfg.retries.minPerSecond);
+    this.unsubscribe = registry.deployments.map((d) =>
+      d.onHealthChange((_d, change) => this.onHealthChange(change)),
+    );
   }
 
   /**
@@ -139,17 +164,22 @@ export class Router {
   }
 
   /**
-   * The public URL of the nearest region with healthy capacity (this one first), for the token
-   * exchange to send clients to; undefined when that region has no publicUrl configured.
+   * The public URL of the nearest region with healthy capacity, for the token exchange to send
+   * clients to. While this instance's own region has capacity, that is this gateway (its own
+   * publicUrl, or undefined: the URL the client used). Otherwise the first other region in
+   * preference order that has capacity and a publicUrl (one without a URL cannot be named, so
+   * the next one is); with none, this gateway again.
    */
   nearestRegionUrl(): string | undefined {
     const now = this.clock();
+    const own = this.cfg.regions.find((r) => r.name === this.cfg.region)?.publicUrl;
     for (const region of this.registry.regionOrder) {
-      const deployments = this.registry.deployments.filter((d) => d.region === region);
-      if (deployments.some((d) => d.health.usable(now)))
-        return this.cfg.regions.find((r) => r.name === region)?.publicUrl;
+      const url =
+        region === this.cfg.region ? own : this.cfg.regions.find((r) => r.name === region)?.publicUrl;
+      if (region !== this.cfg.region && url === undefined) continue;
+      if (this.registry.deployments.some((d) => d.region === region && d.health.usable(now))) return url;
     }
-    return this.cfg.regions.find((r) => r.name === this.cfg.region)?.publicUrl;
+    return own;
   }
 
   stats(): RouterStats {
@@ -161,12 +191,32 @@ export class Router {
       noCapacityTotal: this.noCapacityTotal,
       retriesTotal: this.retryBudget.retriesTotal,
       retriesRefusedTotal: this.retryBudget.refusedTotal,
+      wokenTotal: this.wokenTotal,
+      health: this.healthStats(),
     };
+  }
+
+  private healthStats(): HealthStats {
+    const transitionsTotal: Record<HealthState, number> = { healthy: 0, ejected: 0, 'half-open': 0, down: 0 };
+    const deployments: HealthStats['deployments'] = {};
+    for (const d of this.registry.deployments) {
+      const h = d.health;
+      for (const k of Object.keys(transitionsTotal) as HealthState[])
+        transitionsTotal[k] += h.transitionsTotal[k];
+      deployments[d.name] = {
+        state: h.state,
+        transitionsTotal: { ...h.transitionsTotal },
+        ejectionsTotal: h.ejectionsTotal,
+      };
+    }
+    return { transitionsTotal, deployments };
   }
 
   /** Shutdown: rejects every waiting request (503, they may retry elsewhere) and every new one. */
   close(): void {
     this.closed = true;
+    for (const off of this.unsubscribe) off();
+    this.disarmCoolDownTimer();
     for (const w of this.waiters.splice(0)) {
       if (w.timer !== undefined) clearTimeout(w.timer);
       w.req.signal.removeEventListener('abort', w.onAbort);
@@ -238,9 +288,13 @@ export class Router {
     return tier.find((t) => t.deployment === chosen);
   }
 
+  /** Any deployment with room, healthy or not, except a half-open one whose one trial is running. */
   private panicPick(req: RouteRequest): Target | undefined {
     const room = req.model.targets.filter(
-      (t) => t.deployment !== req.exclude && t.deployment.outstanding < t.deployment.capacity,
+      (t) =>
+        t.deployment !== req.exclude &&
+        t.deployment.outstanding < t.deployment.capacity &&
+        !t.deployment.health.trialInProgress,
     );
     const chosen = powerOfTwo(
       room.map((t) => t.deployment),
@@ -273,6 +327,7 @@ export class Router {
         }, waitMs);
       req.signal.addEventListener('abort', waiter.onAbort);
       this.waiters.push(waiter);
+      this.armCoolDownTimer();
     });
   }
 
@@ -281,6 +336,7 @@ export class Router {
     if (i >= 0) this.waiters.splice(i, 1);
     if (w.timer !== undefined) clearTimeout(w.timer);
     w.req.signal.removeEventListener('abort', w.onAbort);
+    if (this.waiters.length === 0) this.disarmCoolDownTimer();
   }
 
   private onRelease(lease: Lease, outcome: LeaseOutcome, reason: string, now: number): void {
@@ -290,25 +346,86 @@ export class Router {
       health.onSuccess(now, lease.trial);
     } else if (outcome === 'failure') health.onFailure(now, reason, lease.trial);
     else health.onNeutral(lease.trial);
-    if (this.waiters.length === 0) return;
-    // One slot freed: the first waiter (in arrival order) that can use it gets it. Waiters of a
-    // model that does not use the released deployment are skipped without a pick, and once a
-    // model's pick fails, its other waiters would fail the same way: one pick per model, so a
-    // full queue costs a scan, not a thousand picks.
-    const released = lease.deployment;
-    let failed: Model | undefined;
-    for (const w of this.waiters) {
-      const model = w.req.model;
-      if (model === failed || !uses(model, released)) continue;
-      const next = this.pick(w.req, false, now);
-      if (next === undefined) {
-        failed = model;
-        continue;
-      }
-      this.remove(w);
-      w.resolve(next);
+    if (this.waiters.length > 0) this.wake(lease.deployment, now);
+  }
+
+  /**
+   * Capacity came back without a slot being released: a deployment turned healthy or half-open
+   * (a probe answered, a trial healed it), or an ejection began, whose cool-down end nothing else
+   * would notice while every request waits. Deferred to a microtask, because a change can happen
+   * inside a pick (a cool-down found over) and a pick must not start another.
+   */
+  private onHealthChange(change: HealthChange): void {
+    if (this.waiters.length === 0 || this.closed) return;
+    if (change.to === 'ejected') {
+      this.armCoolDownTimer();
       return;
     }
+    if (change.to === 'down' || this.wakePending) return;
+    this.wakePending = true;
+    queueMicrotask(() => {
+      this.wakePending = false;
+      if (this.waiters.length > 0 && !this.closed) this.wake(undefined, this.clock());
+    });
+  }
+
+  /**
+   * Hands capacity to waiters in arrival order. After a release (`released`) one slot is free:
+   * the first waiter that can use it gets it; waiters of models that do not use that deployment
+   * are skipped without a pick. After a deployment came back (undefined) any number may fit, so
+   * every waiter is offered a pick. Either way, once a model's pick fails its other waiters
+   * would fail the same way: one failed pick per model, so a full queue costs a scan, not a
+   * thousand picks.
+   */
+  private wake(released: Deployment | undefined, now: number): void {
+    let failed: Model[] | undefined;
+    for (let i = 0; i < this.waiters.length;) {
+      const w = this.waiters[i] as Waiter;
+      const model = w.req.model;
+      if (failed?.includes(model) === true || (released !== undefined && !uses(model, released))) {
+        i++;
+        continue;
+      }
+      const next = this.pick(w.req, false, now);
+      if (next === undefined) {
+        (failed ??= []).push(model);
+        i++;
+        continue;
+      }
+      this.remove(w); // removes index i: the next waiter moves into it
+      if (released !== undefined) return w.resolve(next);
+      this.wokenTotal++;
+      w.resolve(next);
+    }
+    if (released === undefined) this.armCoolDownTimer();
+  }
+
+  /** (Re)arms the wake-up for the earliest cool-down that ends while requests wait. */
+  private armCoolDownTimer(): void {
+    if (this.waiters.length === 0 || this.closed) return;
+    // Only ends still to come: one already past that no pick looked at concerns no waiter (a
+    // pick would have found it), and counting it would spin the timer at 0 ms.
+    const now = this.clock();
+    let at = Infinity;
+    for (const d of this.registry.deployments) {
+      const end = d.health.coolDownEndsAt;
+      if (end !== undefined && end > now && end < at) at = end;
+    }
+    if (at === Infinity || at >= this.coolDownTimerAt) return;
+    this.disarmCoolDownTimer();
+    this.coolDownTimerAt = at;
+    this.coolDownTimer = setTimeout(() => {
+      this.coolDownTimer = undefined;
+      this.coolDownTimerAt = Infinity;
+      if (this.waiters.length > 0 && !this.closed) this.wake(undefined, this.clock());
+    }, at - now);
+    this.coolDownTimer.unref();
+  }
+
+  private disarmCoolDownTimer(): void {
+    if (this.coolDownTimer !== undefined) clearTimeout(this.coolDownTimer);
+    this.coolDownTimer = undefined;
+    this.coolDownTimerAt = Infinity;
   }
 
   private noCapacity(): GatewayError {

@@ -100,17 +100,19 @@ describe('ghostwire demo regions', { skip: SKIP }, () => {
   it(
     '2 regions: users served in-region; r1 killed → served by r2 within the bound, nothing failed before streaming; r1 back → traffic returns',
     { timeout: 150_000 },
-    async () => {
+    async (t) => {
       const dir = mkdtempSync(join(tmpdir(), 'gwdemo-test-'));
-      // The requirement is 1 s; this machine is 2 shared, noisy cores (node processes start slowly,
-      // timers fire late), so the test allows 2 s. The demo run by hand keeps the 1 s bound.
+      // The requirement: traffic moves within a second. Measured here (2 shared, noisy cores), the
+      // first byte from the next region comes 90-100 ms after the kill and no user waits more than
+      // about 250 ms, so the 1 s bound holds with room to spare.
+      const MAX_MOVE_MS = 1000;
       const run = startDemo([
         '--regions',
         '2',
         '--duration-s',
         '3',
         '--max-move-ms',
-        '2000',
+        String(MAX_MOVE_MS),
         '--json',
         '--log',
         join(dir, 'run.json'),
@@ -142,7 +144,11 @@ describe('ghostwire demo regions', { skip: SKIP }, () => {
           `expectations that did not hold:\n${failed.join('\n')}\n\n${run.stderr()}`,
         );
         assert.equal(code, 0);
-        assert.ok((result.failover.moveMs ?? Infinity) <= 2000);
+        t.diagnostic(
+          `moved after ${result.failover.moveMs} ms, longest wait for a first byte ${result.failover.worstWaitMs} ms`,
+        );
+        assert.ok((result.failover.moveMs ?? Infinity) <= MAX_MOVE_MS);
+        assert.ok((result.failover.worstWaitMs ?? Infinity) <= MAX_MOVE_MS);
         for (const phase of result.phases)
           for (const u of phase.users) assert.equal(u.failedBeforeStreaming, 0, `${phase.name} ${u.region}`);
         assert.ok(result.failover.notReadyMs !== undefined, '/readyz turned 503 while r1 was down');

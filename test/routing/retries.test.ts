@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import { describe, it } from 'node:test';
 import { startSimulator } from '../../src/simulator/index.js';
 import { channels, type RetryEvent } from '../../src/telemetry/events.js';
 import { copilotBody, h2connect, h2request } from '../helpers/clients.js';
-import { fakeH2Upstream, sseChunk } from '../helpers/fake-upstream.js';
+import { deadPort, fakeH2Upstream, sseChunk } from '../helpers/fake-upstream.js';
 import { gatewayFor } from '../helpers/gateway.js';
 
 const PATH = '/v1/engines/default/completions';
@@ -54,6 +55,76 @@ describe('retries over real sockets', () => {
         session.close();
         await gw.close(100);
         await Promise.all([bad.close(), good.close()]);
+      }
+    });
+  }
+
+  it('a deployment that refuses connections: retried on another, the client sees 200', async () => {
+    const good = await startSimulator({ ttftMs: 1, tokenMs: 1, maxTokens: 4 });
+    const gw = await gatewayFor({
+      deployments: [
+        { name: 'refusing', url: `h2c://127.0.0.1:${await deadPort()}`, weight: 100 },
+        { name: 'good', url: `h2c://127.0.0.1:${good.port}`, weight: 0.01 },
+      ],
+      models: [{ name: 'default', deployments: ['refusing', 'good'] }],
+      routing: { affinity: { enabled: false }, health: { active: { enabled: false } } },
+    });
+    const session = await h2connect(gw.urls[0] as string);
+    try {
+      await withRetries(async (events) => {
+        const r = await h2request(session, PATH, copilotBody({ max_tokens: 4 }));
+        assert.equal(r.status, 200, r.body);
+        assert.match(r.body, /data: \[DONE\]/);
+        assert.equal(good.stats().requests, 1);
+        assert.deepEqual(
+          events.map((e) => [e.from, e.to, e.reason]),
+          [['refusing', 'good', 'GW_UPSTREAM_UNAVAILABLE']],
+        );
+      });
+    } finally {
+      session.close();
+      await gw.close(100);
+      await good.close();
+    }
+  });
+
+  // GOAWAY naming the stream as processed (the server took it, then went away) and as not
+  // processed (the transport first resends it on a new connection to the same server, which
+  // goes away again): either way nothing reached the client yet, so another deployment answers.
+  for (const processed of [true, false]) {
+    it(`GOAWAY before the response (stream ${processed ? '' : 'not '}processed): retried on another deployment, the client sees 200`, async () => {
+      const leaving = await fakeH2Upstream((stream) => {
+        const session = stream.session;
+        if (session === undefined) return;
+        session.goaway(http2.constants.NGHTTP2_NO_ERROR, processed ? stream.id : 0);
+        setTimeout(() => session.destroy(), 10);
+      });
+      const good = await startSimulator({ ttftMs: 1, tokenMs: 1, maxTokens: 4 });
+      const gw = await gatewayFor({
+        deployments: [
+          { name: 'leaving', url: leaving.url, weight: 100 },
+          { name: 'good', url: `h2c://127.0.0.1:${good.port}`, weight: 0.01 },
+        ],
+        models: [{ name: 'default', deployments: ['leaving', 'good'] }],
+        routing: { affinity: { enabled: false }, health: { active: { enabled: false } } },
+      });
+      const session = await h2connect(gw.urls[0] as string);
+      try {
+        await withRetries(async (events) => {
+          const r = await h2request(session, PATH, copilotBody({ max_tokens: 4 }));
+          assert.equal(r.status, 200, r.body);
+          assert.match(r.body, /data: \[DONE\]/);
+          assert.ok(leaving.seen.length >= 1);
+          assert.equal(good.stats().requests, 1);
+          assert.deepEqual(
+            events.map((e) => [e.from, e.to]),
+            [['leaving', 'good']],
+          );
+        });
+      } finally {
+        session.close();
+        await gw.close(100);
+        await Promise.all([leaving.close(), good.close()]);
       }
     });
   }

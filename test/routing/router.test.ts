@@ -59,6 +59,19 @@ function eject(registry: Registry, name: string, now: number): void {
   for (let i = 0; i < 5; i++) d?.health.onFailure(now, 'test');
 }
 
+/** The promise's value, or a failure when it takes longer than `ms` (a waiter left to its timer). */
+async function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not settled within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('router: regions, capacity, queue, spill-over', () => {
   it('prefers its own region while it has healthy capacity', () => {
     const { router, req } = setup([dep('us-1', 'us'), dep('eu-1', 'eu'), dep('eu-2', 'eu')]);
@@ -158,6 +171,18 @@ describe('router: regions, capacity, queue, spill-over', () => {
     assert.equal(retry?.deployment.name, other);
   });
 
+  it('no retry once the deadline has passed: nothing is leased and no budget spent', () => {
+    const { router, req, clock } = setup([dep('eu-1', 'eu'), dep('eu-2', 'eu')]);
+    const first = router.acquire(req()) as Lease;
+    const late = req({ exclude: first.deployment, deadlineAt: clock.now });
+    assert.equal(router.acquireForRetry(late), undefined);
+    assert.equal(router.stats().retriesTotal, 0);
+    assert.ok(
+      router.acquireForRetry({ ...late, deadlineAt: clock.now + 1 }) !== undefined,
+      'a moment earlier: yes',
+    );
+  });
+
   it('nothing healthy anywhere: the request is tried anyway (panic routing), and readiness is 503', () => {
     const { router, registry, req, clock } = setup([dep('eu-1', 'eu'), dep('us-1', 'us')]);
     eject(registry, 'eu-1', clock.now);
@@ -189,6 +214,115 @@ describe('router: regions, capacity, queue, spill-over', () => {
     clock.now += 1000; // eu-1's cool-down is over: due a trial, so ready again
     assert.equal(router.readiness().ready, true);
     assert.equal(router.nearestRegionUrl(), 'https://eu.gw.example');
+  });
+
+  it('the queue wait running out with no region to spill to: 503 GW_NO_CAPACITY with Retry-After', async () => {
+    const { router, req } = setup([dep('eu-1', 'eu', { maxConcurrent: 1 })], {
+      queue: { maxWaiting: 10, maxWaitMs: 30 },
+    });
+    router.acquire(req());
+    const started = performance.now();
+    const waiting = router.acquire(req());
+    assert.ok(waiting instanceof Promise, 'full but healthy: it waits first');
+    await assert.rejects(
+      waiting,
+      (e: unknown) => e instanceof GatewayError && e.code === 'GW_NO_CAPACITY' && e.retryAfterS === 1,
+    );
+    assert.ok(performance.now() - started >= 29, 'after maxWaitMs, not at once');
+    const stats = router.stats();
+    assert.equal(stats.queued, 0);
+    assert.equal(stats.queuedTotal, 1);
+    assert.equal(stats.noCapacityTotal, 1);
+  });
+
+  it('panic routing leaves a half-open deployment alone while its one trial runs', () => {
+    const { router, registry, req, clock } = setup([dep('eu-1', 'eu', { weight: 100 }), dep('us-1', 'us')], {
+      queue: { maxWaiting: 0 },
+    });
+    const eu = registry.deployments.find((d) => d.name === 'eu-1')!;
+    const us = registry.deployments.find((d) => d.name === 'us-1')!;
+    eject(registry, 'eu-1', clock.now);
+    clock.now += 1000;
+    const trial = router.acquire(req()) as Lease;
+    assert.equal(trial.deployment, eu);
+    assert.equal(trial.trial, true, 'cool-down over: the half-open trial');
+    // Then the probes lose both: nothing is healthy anywhere, so panic routing takes over. eu-1,
+    // by far the cheaper by weight, must still get nothing while its trial runs.
+    for (const d of [eu, us]) for (let i = 0; i < 2; i++) d.health.onProbe(false, clock.now, 'refused');
+    for (let i = 0; i < 10; i++) {
+      const l = router.acquire(req()) as Lease;
+      assert.equal(l.deployment, us, 'panic routing: any deployment with room, but not a running trial');
+      l.release('neutral');
+    }
+    assert.equal(router.stats().panicTotal, 10);
+    trial.release('neutral');
+    const l = router.acquire(req()) as Lease;
+    assert.equal(l.deployment, eu, 'the trial is over: eu-1 is a panic candidate again');
+  });
+
+  it('waiters wake when a deployment comes back by probe, without waiting for a release', async () => {
+    const { router, registry, req, clock } = setup(
+      [dep('eu-1', 'eu', { maxConcurrent: 1 }), dep('eu-2', 'eu')],
+      {
+        queue: { maxWaiting: 10, maxWaitMs: 5000 },
+      },
+    );
+    const eu2 = registry.deployments.find((d) => d.name === 'eu-2')!;
+    for (let i = 0; i < 2; i++) eu2.health.onProbe(false, clock.now, 'refused');
+    const held = router.acquire(req()) as Lease;
+    assert.equal(held.deployment.name, 'eu-1');
+    const waiting = router.acquire(req());
+    assert.ok(waiting instanceof Promise, 'eu-1 full and healthy, eu-2 down: wait');
+    eu2.health.onProbe(true, clock.now);
+    const lease = await within(waiting, 1000);
+    assert.equal(lease.deployment, eu2);
+    assert.equal(router.stats().queued, 0);
+    assert.equal(router.stats().wokenTotal, 1);
+    held.release('success');
+  });
+
+  it('waiters wake when a cool-down ends, though nothing is released and no request looks', async () => {
+    const { router, registry, req, clock } = setup(
+      [dep('eu-1', 'eu', { maxConcurrent: 1 }), dep('eu-2', 'eu')],
+      {
+        queue: { maxWaiting: 10, maxWaitMs: 5000 },
+        health: { active: { enabled: false }, passive: { baseEjectionMs: 50 } },
+      },
+    );
+    eject(registry, 'eu-2', clock.now); // out until clock 1050
+    const held = router.acquire(req()) as Lease;
+    assert.equal(held.deployment.name, 'eu-1');
+    const waiting = router.acquire(req());
+    assert.ok(waiting instanceof Promise);
+    clock.now += 50; // the router's timer fires 50 ms from now and reads this clock
+    const lease = await within(waiting, 1000);
+    assert.equal(lease.deployment.name, 'eu-2');
+    assert.equal(lease.trial, true, 'the woken waiter is the half-open trial');
+    held.release('success');
+  });
+
+  it('token steering: the nearest healthy region that has a publicUrl, else this gateway', () => {
+    const { router, registry, clock } = setup([dep('eu-1', 'eu'), dep('us-1', 'us'), dep('ap-1', 'ap')], {
+      regions: [
+        { name: 'eu', publicUrl: 'https://eu.gw.example' },
+        { name: 'us' }, // healthy, but there is no URL to send clients to
+        { name: 'ap', publicUrl: 'https://ap.gw.example' },
+      ],
+    });
+    assert.equal(router.nearestRegionUrl(), 'https://eu.gw.example');
+    eject(registry, 'eu-1', clock.now);
+    assert.equal(router.nearestRegionUrl(), 'https://ap.gw.example', 'us is nearer but cannot be named');
+    eject(registry, 'ap-1', clock.now);
+    assert.equal(router.nearestRegionUrl(), 'https://eu.gw.example', 'no other region to name: this one');
+  });
+
+  it('token steering: while its own region is healthy, this gateway, with or without a publicUrl', () => {
+    const { router, registry, clock } = setup([dep('eu-1', 'eu'), dep('us-1', 'us')], {
+      regions: [{ name: 'eu' }, { name: 'us', publicUrl: 'https://us.gw.example' }],
+    });
+    assert.equal(router.nearestRegionUrl(), undefined, 'the URL the client used');
+    eject(registry, 'eu-1', clock.now);
+    assert.equal(router.nearestRegionUrl(), 'https://us.gw.example');
   });
 
   it('the same affinity key lands on the same deployment; a busy one is passed over', () => {

@@ -165,7 +165,8 @@ export class Attempt implements UpstreamHandler {
     this.done = true;
     // A deadline hit while waiting for the first byte: a TTFB sample, never a success (lease.ts).
     const deadline = (this.fr.ctx.signal.reason as GatewayError | undefined)?.code === 'GW_DEADLINE_EXCEEDED';
-    this.finish(deadline ? this.lease.deadlineBeforeFirstByte() : 'neutral', 'no answer before the deadline');
+    if (deadline) this.finish(this.lease.deadlineBeforeFirstByte(), 'no answer before the deadline');
+    else this.finish('neutral', 'aborted');
   }
 
   private finish(outcome: 'success' | 'failure' | 'neutral', reason: string): void {

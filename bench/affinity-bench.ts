@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import type { SimulatorStats } from '../src/simulator/index.js';
 import type { LoadResult } from './load.js';
 import { cpuMicros, machineBusyMicros } from './proc.js';
+import { SERVE_NODE_FLAGS } from '../src/cli/launcher.js';
 import { pinToCpus, type Service, spawnNode, startService, stop } from './processes.js';
 import { DISTURBED_OTHER_CPU_PERCENT } from './report.js';
 import { median } from './stats.js';
@@ -382,7 +383,10 @@ async function measure(
       2,
     ) + '\n',
   );
+  // With the launcher's flags given here, `serve` runs in this very process: the pid pinned and
+  // measured is the gateway's.
   const gw = await startService(`gateway-${kind}`, [
+    ...SERVE_NODE_FLAGS,
     join(ROOT, 'bin/ghostwire.js'),
     'serve',
     '--config',

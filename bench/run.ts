@@ -8,6 +8,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SERVE_NODE_FLAGS } from '../src/cli/launcher.js';
 import type { SimulatorStats } from '../src/simulator/index.js';
 import type { LoadResult } from './load.js';
 import { cpuMicros, machineBusyMicros, memoryMiB } from './proc.js';
@@ -51,7 +52,13 @@ export interface Settings {
   argv: string[];
 }
 
-export type TargetName = 'direct' | 'naive' | 'ghostwire';
+/**
+ * naive-gc is the naive proxy run with the V8 flags ghostwire's launcher gives `serve`
+ * (SERVE_NODE_FLAGS): it shows what those flags alone are worth, so ghostwire's numbers can be
+ * read both against the peer as anyone would run it and against the peer with the same tuning.
+ */
+export type TargetName = 'direct' | 'naive' | 'naive-gc' | 'ghostwire';
+const TARGET_NAMES: readonly TargetName[] = ['direct', 'naive', 'naive-gc', 'ghostwire'];
 
 /** With --pin: the proxy under test gets CPU 1 to itself; simulator and load client share CPU 0. */
 const PROXY_CPU = '1';
@@ -123,7 +130,7 @@ function parseSettings(argv: string[]): Settings {
     process.stdout.write(
       'usage: node dist/bench/run.js [--quick] [--rounds N] [--rate RPS] [--fixed-s S] [--max-s S] [--warmup-s S]\n' +
         '         [--connections N] [--concurrency N] [--max-tokens N] [--sim auto|real|fixture]\n' +
-        '         [--ttft-ms MS] [--token-ms MS] [--slots N] [--targets direct,naive,ghostwire]\n' +
+        '         [--ttft-ms MS] [--token-ms MS] [--slots N] [--targets direct,naive,naive-gc,ghostwire]\n' +
         '         [--profile] [--out FILE] [--json FILE] [--client raw|node]\n' +
         '         [--quiet-wait-s S] [--retries N] [--kinds fixed,max] [--no-pin] [--no-affinity]\n' +
         'See bench/README.md.\n',
@@ -141,10 +148,10 @@ function parseSettings(argv: string[]): Settings {
   if (!['auto', 'real', 'fixture'].includes(simFlag)) throw new Error('--sim expects auto, real or fixture');
   const realSim = existsSync(join(ROOT, 'dist/src/simulator/index.js'));
   if (simFlag === 'real' && !realSim) throw new Error('--sim real: dist/src/simulator/index.js is not built');
-  const targets = (values.targets ?? 'direct,naive,ghostwire').split(',').map((t) => t.trim());
+  const targets = (values.targets ?? TARGET_NAMES.join(',')).split(',').map((t) => t.trim());
   for (const t of targets) {
-    if (t !== 'direct' && t !== 'naive' && t !== 'ghostwire')
-      throw new Error(`--targets: unknown target "${t}"`);
+    if (!(TARGET_NAMES as readonly string[]).includes(t))
+      throw new Error(`--targets: unknown target "${t}" (${TARGET_NAMES.join(', ')})`);
   }
   if (values.client !== undefined && values.client !== 'raw' && values.client !== 'node') {
     throw new Error('--client expects raw or node');
@@ -286,9 +293,14 @@ function startSimulator(s: Settings): Promise<Service> {
     : startService('simulator', [join(ROOT, 'dist/bench/fixtures/tiny-upstream.js'), ...flags]);
 }
 
+/**
+ * ghostwire as its launcher runs `serve` (with SERVE_NODE_FLAGS), started directly with those
+ * flags so the launcher does not add a process and the measured pid is the gateway itself.
+ */
 function startGhostwire(simUrl: string, nodeFlags: string[] = []): Promise<Service> {
   const upstream = simUrl.replace(/^http:/, 'h2c:');
   return startService('ghostwire', [
+    ...SERVE_NODE_FLAGS,
     ...nodeFlags,
     join(ROOT, 'bin/ghostwire.js'),
     'serve',
@@ -560,15 +572,16 @@ async function main(): Promise<void> {
       if (name === 'direct') targets.push({ name, url: sim.url, service: undefined, authorization });
       else {
         const svc =
-          name === 'naive'
-            ? await startService('naive', [
+          name === 'ghostwire'
+            ? await startGhostwire(sim.url)
+            : await startService(name, [
+                ...(name === 'naive-gc' ? SERVE_NODE_FLAGS : []),
                 join(ROOT, 'dist/bench/naive-proxy.js'),
                 '--port',
                 '0',
                 '--upstream',
                 sim.url,
-              ])
-            : await startGhostwire(sim.url);
+              ]);
         if (s.pin) pinToCpus(svc.pid, PROXY_CPU);
         services.push(svc);
         if (name === 'ghostwire') authorization = await benchToken(svc.url);

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Thin launcher: the CLI is compiled TypeScript in dist/ (built by `npm ci` via the prepare script).
-import { main } from '../dist/src/cli/main.js';
+import { launch } from '../dist/src/cli/launcher.js';
 
-main(process.argv.slice(2)).then(
+launch(process.argv.slice(2)).then(
   (code) => {
     if (typeof code === 'number') process.exitCode = code;
   },

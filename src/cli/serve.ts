@@ -8,6 +8,7 @@ import { skipDeprecatedBindAccessor } from '../server/node-workarounds.js';
 import { logHealthChanges } from '../telemetry/health-log.js';
 import type { Simulator } from '../simulator/index.js';
 import { intFlag, parseFlags, str, strs, UsageError } from './args.js';
+import { SUPERVISED_ENV } from './launcher.js';
 import { HELP } from './help.js';
 
 const FLAGS = {
@@ -96,6 +97,8 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
       throw err;
     }
     logHealthChanges((line) => process.stderr.write(line));
+    // Signal handlers first: whoever reads "listening on" may stop us at once.
+    const stopped = waitForSignal(gateway, simulator);
     for (const url of gateway.urls) out.write(`listening on ${url}\n`);
     printWelcome(out, gateway, simulator, dev);
     if (configFile !== undefined)
@@ -107,7 +110,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
           ),
         configFile,
       );
-    await waitForSignal(gateway, simulator);
+    await stopped;
     return 0;
   } catch (err) {
     await simulator?.close();
@@ -223,10 +226,21 @@ function waitForSignal(gateway: Gateway, simulator: Simulator | undefined): Prom
         .finally(() => {
           process.removeListener('SIGINT', onSignal);
           process.removeListener('SIGTERM', onSignal);
+          process.removeListener('disconnect', onLauncherGone);
           resolve();
         });
     };
-    process.on('SIGINT', onSignal);
+    // Started by the launcher (launcher.ts): a terminal's Ctrl-C reaches us directly and again,
+    // as SIGTERM, through the launcher; only the second counts. If the launcher dies, drain.
+    const supervised = process.env[SUPERVISED_ENV] === '1' && process.channel !== undefined;
+    const onLauncherGone = (): void => onSignal('SIGTERM');
+    if (supervised) {
+      process.channel?.unref(); // the lifeline must not keep the process alive once drained
+      process.on('disconnect', onLauncherGone);
+    }
+    process.on('SIGINT', supervised ? ignoreSignal : onSignal);
     process.on('SIGTERM', onSignal);
   });
 }
+
+function ignoreSignal(): void {}

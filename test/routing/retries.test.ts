@@ -5,6 +5,7 @@ import { startSimulator } from '../../src/simulator/index.js';
 import { channels, type RetryEvent } from '../../src/telemetry/events.js';
 import { copilotBody, h2connect, h2request } from '../helpers/clients.js';
 import { deadPort, fakeH2Upstream, sseChunk } from '../helpers/fake-upstream.js';
+import type { Gateway } from '../../src/server/gateway.js';
 import { gatewayFor } from '../helpers/gateway.js';
 
 const PATH = '/v1/engines/default/completions';
@@ -21,6 +22,21 @@ async function withRetries<T>(fn: (events: RetryEvent[]) => Promise<T>): Promise
   }
 }
 
+/**
+ * A gateway whose one model goes to `name` first (by weight; affinity and probes off, so only
+ * real requests decide) and has the simulator on `goodPort` as the other deployment.
+ */
+function firstThenGood(name: string, url: string, goodPort: number): Promise<Gateway> {
+  return gatewayFor({
+    deployments: [
+      { name, url, weight: 100 },
+      { name: 'good', url: `h2c://127.0.0.1:${goodPort}`, weight: 0.01 },
+    ],
+    models: [{ name: 'default', deployments: [name, 'good'] }],
+    routing: { affinity: { enabled: false }, health: { active: { enabled: false } } },
+  });
+}
+
 describe('retries over real sockets', () => {
   for (const status of [502, 503]) {
     it(`an upstream answering ${status} is retried once on another deployment; the client sees only the good answer`, async () => {
@@ -29,15 +45,7 @@ describe('retries over real sockets', () => {
         stream.end('{"error":"overloaded"}');
       });
       const good = await startSimulator({ ttftMs: 1, tokenMs: 1, maxTokens: 4 });
-      const gw = await gatewayFor({
-        // Affinity pins the key to one deployment; send it to the bad one first by weight.
-        deployments: [
-          { name: 'bad', url: bad.url, weight: 100 },
-          { name: 'good', url: `h2c://127.0.0.1:${good.port}`, weight: 0.01 },
-        ],
-        models: [{ name: 'default', deployments: ['bad', 'good'] }],
-        routing: { affinity: { enabled: false }, health: { active: { enabled: false } } },
-      });
+      const gw = await firstThenGood('bad', bad.url, good.port);
       const session = await h2connect(gw.urls[0] as string);
       try {
         await withRetries(async (events) => {
@@ -61,14 +69,7 @@ describe('retries over real sockets', () => {
 
   it('a deployment that refuses connections: retried on another, the client sees 200', async () => {
     const good = await startSimulator({ ttftMs: 1, tokenMs: 1, maxTokens: 4 });
-    const gw = await gatewayFor({
-      deployments: [
-        { name: 'refusing', url: `h2c://127.0.0.1:${await deadPort()}`, weight: 100 },
-        { name: 'good', url: `h2c://127.0.0.1:${good.port}`, weight: 0.01 },
-      ],
-      models: [{ name: 'default', deployments: ['refusing', 'good'] }],
-      routing: { affinity: { enabled: false }, health: { active: { enabled: false } } },
-    });
+    const gw = await firstThenGood('refusing', `h2c://127.0.0.1:${await deadPort()}`, good.port);
     const session = await h2connect(gw.urls[0] as string);
     try {
       await withRetries(async (events) => {
@@ -100,14 +101,7 @@ describe('retries over real sockets', () => {
         setTimeout(() => session.destroy(), 10);
       });
       const good = await startSimulator({ ttftMs: 1, tokenMs: 1, maxTokens: 4 });
-      const gw = await gatewayFor({
-        deployments: [
-          { name: 'leaving', url: leaving.url, weight: 100 },
-          { name: 'good', url: `h2c://127.0.0.1:${good.port}`, weight: 0.01 },
-        ],
-        models: [{ name: 'default', deployments: ['leaving', 'good'] }],
-        routing: { affinity: { enabled: false }, health: { active: { enabled: false } } },
-      });
+      const gw = await firstThenGood('leaving', leaving.url, good.port);
       const session = await h2connect(gw.urls[0] as string);
       try {
         await withRetries(async (events) => {
@@ -136,14 +130,7 @@ describe('retries over real sockets', () => {
       setTimeout(() => stream.session?.destroy(), 20); // the model server crashes mid-stream
     });
     const good = await startSimulator({ ttftMs: 1, tokenMs: 1, maxTokens: 4 });
-    const gw = await gatewayFor({
-      deployments: [
-        { name: 'cutter', url: cutter.url, weight: 100 },
-        { name: 'good', url: `h2c://127.0.0.1:${good.port}`, weight: 0.01 },
-      ],
-      models: [{ name: 'default', deployments: ['cutter', 'good'] }],
-      routing: { affinity: { enabled: false }, health: { active: { enabled: false } } },
-    });
+    const gw = await firstThenGood('cutter', cutter.url, good.port);
     const session = await h2connect(gw.urls[0] as string);
     try {
       await withRetries(async (events) => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FIM_TEMPLATE_NAMES } from '../protocol/fim-templates.js';
 
 /**
  * The configuration file's schema. Defaults live here, with units in the names. The file is
@@ -50,8 +51,37 @@ export const DeploymentConfig = z.strictObject({
     },
     { message: 'expected an absolute URL starting with http://, https:// or h2c://' },
   ),
-  /** The wire format the upstream speaks. */
-  adapter: z.enum(['openai', 'copilot']).default('openai'),
+  /**
+   * The wire format the upstream speaks: openai (OpenAI, DeepSeek, any OpenAI-compatible server),
+   * copilot (/v1/engines/{model}/completions), azure-openai, vllm, llamacpp (/infill), ollama
+   * (/api/generate), tgi (/generate_stream), codestral (/v1/fim/completions).
+   */
+  adapter: z
+    .enum(['openai', 'copilot', 'azure-openai', 'vllm', 'llamacpp', 'ollama', 'tgi', 'codestral'])
+    .default('openai'),
+  /**
+   * How this server's model expects fill-in-the-middle prompts, for servers that take a raw
+   * prompt and no suffix (vllm and tgi need one): starcoder, qwen2.5-coder, codellama,
+   * deepseek-coder, codestral.
+   */
+  fimTemplate: z.enum(FIM_TEMPLATE_NAMES).optional(),
+  /** Azure OpenAI: the deployment name in the URL (default: the model's upstream name) and the api-version. */
+  azure: z
+    .strictObject({
+      deployment: z.string().min(1).optional(),
+      apiVersion: z
+        .string()
+        .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'expected an api-version such as 2024-10-21')
+        .default('2024-10-21'),
+    })
+    .optional(),
+  /**
+   * enforce: the gateway applies the request's stop sequences (and Copilot's trim_by_indentation)
+   * itself as the text streams, and cancels the upstream once every choice has stopped; the
+   * answer is re-encoded. trust: this server honours them, so when it also speaks the client's
+   * format its bytes pass through untouched (the fastest path).
+   */
+  stopSequences: z.enum(['enforce', 'trust']).default('enforce'),
   /** auto: h2c:// and https:// use HTTP/2, http:// uses HTTP/1.1. h1 forces HTTP/1.1 (e.g. a TLS server without h2). */
   protocol: z.enum(['auto', 'h1', 'h2']).default('auto'),
   credential: CredentialConfig.default({ type: 'none' }),
@@ -391,6 +421,20 @@ export const GatewayConfigSchema = z
             message: `duplicate deployment name "${d.name}"`,
           });
         deploymentNames.add(d.name);
+      });
+      cfg.deployments.forEach((d, i) => {
+        if ((d.adapter === 'vllm' || d.adapter === 'tgi') && d.fimTemplate === undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['deployments', i, 'fimTemplate'],
+            message: `adapter ${d.adapter} needs a fimTemplate (${FIM_TEMPLATE_NAMES.join(', ')}): the server takes a raw prompt and no suffix`,
+          });
+        if (d.azure !== undefined && d.adapter !== 'azure-openai')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['deployments', i, 'azure'],
+            message: 'azure settings apply to adapter azure-openai only',
+          });
       });
       const routing = cfg.routing ?? { region: 'local', regions: [] };
       const regionNames = new Set(routing.regions.map((r) => r.name));

@@ -1,4 +1,7 @@
-import { GatewayError } from '../errors/gateway-error.js';
+import { GatewayError, toGatewayError } from '../errors/gateway-error.js';
+import type { ClientProtocol } from '../protocol/client/index.js';
+import type { CompletionRequest } from '../protocol/model.js';
+import { indentTrimOf } from '../protocol/trim.js';
 import type { Lease } from '../routing/lease.js';
 import type { Model } from '../routing/registry.js';
 import type { Router } from '../routing/router.js';
@@ -7,7 +10,8 @@ import { channels, type RetryEvent } from '../telemetry/events.js';
 import type { DispatchControl, ResponseHeaders, UpstreamHandler } from '../upstream/dispatcher.js';
 import type { RequestContext } from './context.js';
 import { respondError } from './respond.js';
-import { upstreamBody } from './upstream-body.js';
+import { PassThroughOut, TranscodeOut, type ResponseOut } from './response-out.js';
+import { ScanOut } from './scan-out.js';
 import {
   isGatewaySide,
   isRetryableError,
@@ -15,7 +19,6 @@ import {
   statusError,
   statusOutcome,
 } from './upstream-status.js';
-import type { CompletionBody } from './validate.js';
 
 /** Content types a completion may arrive in: SSE, JSON, NDJSON. */
 const STREAMABLE = /event-stream|json/i;
@@ -26,26 +29,29 @@ export interface ForwardRequest {
   readonly ctx: RequestContext;
   readonly router: Router;
   readonly model: Model;
-  readonly raw: Buffer;
-  readonly body: CompletionBody;
+  readonly req: CompletionRequest;
+  readonly protocol: ClientProtocol;
   readonly key: number | undefined;
   readonly retries: boolean;
 }
 
 /**
- * One try of a request on one deployment, streaming its answer to the client: bytes go out as
- * they arrive, untouched; a slow client pauses the upstream stream instead of buffering without
- * bound. The client's response headers wait for the first body byte, so an upstream that fails
- * before it (refused, GOAWAY, 502/503, closed early) can be retried once on another deployment,
- * within the deadline and the retry budget, and the client never knows. After the first byte,
- * never. A non-200 answer becomes a gateway error with a stable code; its body is dropped (it may
- * echo prompt text or internal details).
+ * One try of a request on one deployment, streaming its answer to the client. When the upstream
+ * answers in the client's format and the gateway has nothing to change in the text, bytes go out
+ * as they arrive, untouched (PassThroughOut); otherwise the stream is decoded, filtered (stop
+ * sequences, indentation) and re-encoded for the client (TranscodeOut), and once every choice
+ * has stopped in the gateway the upstream is cancelled. A slow client pauses the upstream stream
+ * instead of buffering without bound. The client's response headers wait for the first body
+ * byte, so an upstream that fails before it (refused, GOAWAY, 502/503, closed early) can be
+ * retried once on another deployment, within the deadline and the retry budget, and the client
+ * never knows. After the first byte, never. A non-200 answer becomes a gateway error with a
+ * stable code; its body is dropped (it may echo prompt text or internal details).
  */
 export class Attempt implements UpstreamHandler {
   control: DispatchControl | undefined;
   /** Set once this attempt's outcome is decided: later callbacks (an error body) are ignored. */
   private done = false;
-  private contentType = 'text/event-stream';
+  private out: ResponseOut | undefined;
   private readonly resume = (): void => this.control?.resume();
   private readonly onAbort = (): void => this.aborted();
 
@@ -57,14 +63,19 @@ export class Attempt implements UpstreamHandler {
 
   /** Sends this attempt upstream, unless the deadline has already passed. */
   send(): void {
-    const { ctx, model, raw, body } = this.fr;
+    const { ctx, req } = this.fr;
     const target = this.lease.target;
     const d = target.deployment;
     ctx.deployment = d.name;
     if (ctx.signal.aborted) return this.lease.release('neutral');
     let payload: Buffer;
     try {
-      payload = upstreamBody(raw, body, d.adapter, model.upstreamModel, model.modelField);
+      if (req.n > d.adapter.maxChoices)
+        throw new GatewayError('GW_INVALID_REQUEST', {
+          detail: `"n" must be at most ${d.adapter.maxChoices} for model ${this.fr.model.name} (its server answers one choice per request).`,
+        });
+      const passThrough = this.planResponse();
+      payload = d.adapter.body(req, target.upstream, passThrough);
     } catch (err) {
       this.lease.release('neutral'); // the slot must come back whatever went wrong here
       throw err;
@@ -87,6 +98,46 @@ export class Attempt implements UpstreamHandler {
       this.finish('neutral', 'dispatch threw');
       throw err;
     }
+  }
+
+  /**
+   * Chooses how the answer reaches the client and returns whether the upstream's bytes pass
+   * through: the upstream must answer in the client's own format and the client must want a
+   * stream. Then the bytes go out untouched (PassThroughOut), or, when the gateway enforces stop
+   * sequences or Copilot's indentation trimming, untouched but watched (ScanOut, OpenAI
+   * completions). Otherwise the stream is decoded and re-encoded (TranscodeOut).
+   */
+  private planResponse(): boolean {
+    const { ex, ctx, req, protocol, model } = this.fr;
+    const d = this.lease.target.deployment;
+    const trim = d.enforceStop ? indentTrimOf(req.extra) : undefined;
+    const fimStops =
+      d.adapter.needsFimTemplate && req.suffix !== undefined ? (d.fimTemplate?.stop ?? []) : [];
+    const own = d.enforceStop ? req.stop : [];
+    const stop = fimStops.length === 0 ? own : [...own, ...fimStops];
+    const sameFormat = protocol.responseFormat === d.adapter.responseFormat && req.stream;
+    if (sameFormat && stop.length === 0 && trim === undefined) {
+      this.out = new PassThroughOut(ex, ctx, 'text/event-stream');
+      return true;
+    }
+    const onAllStopped = (): void => this.stoppedInGateway();
+    if (sameFormat && d.adapter.responseFormat === 'openai-completions') {
+      this.out = new ScanOut(ex, ctx, { choices: req.n, stop, trim, onAllStopped });
+      return true;
+    }
+    this.out = new TranscodeOut(ex, ctx, {
+      decoder: d.adapter.decoder(req),
+      encoder: protocol.encoder(req, {
+        id: `cmpl-${ctx.id}`,
+        created: Math.floor(Date.now() / 1000),
+        model: req.model ?? model.name,
+      }),
+      choices: req.n,
+      stop,
+      trim,
+      onAllStopped,
+    });
+    return false;
   }
 
   onResponseStart(status: number, headers: ResponseHeaders): void {
@@ -114,21 +165,21 @@ export class Attempt implements UpstreamHandler {
         );
         return;
       }
-      this.contentType = contentType;
     }
   }
 
   onResponseData(chunk: Buffer): boolean {
     if (this.done) return true;
     const { ex, ctx } = this.fr;
-    if (ctx.chunks === 0) {
-      this.lease.firstByte();
-      ctx.markFirstByte();
-      this.sendHeaders();
-    }
+    if (ctx.chunks === 0) this.lease.firstByte();
     ctx.chunks++;
-    ctx.bytesOut += chunk.length;
-    const ok = ex.write(chunk);
+    let ok: boolean;
+    try {
+      ok = (this.out as ResponseOut).data(chunk);
+    } catch (err) {
+      this.failMidStream(err);
+      return true;
+    }
     if (!ok) ex.onDrain(this.resume);
     return ok;
   }
@@ -136,11 +187,15 @@ export class Attempt implements UpstreamHandler {
   onResponseEnd(): void {
     if (this.done) return;
     this.done = true;
-    const { ex, ctx } = this.fr;
-    if (ctx.chunks === 0) this.sendHeaders();
-    ex.end();
+    try {
+      (this.out as ResponseOut).end();
+    } catch (err) {
+      this.done = false;
+      this.failMidStream(err);
+      return;
+    }
     this.finish('success', '');
-    ctx.finish(200, 'ok');
+    this.fr.ctx.finish(200, 'ok');
   }
 
   onResponseError(err: GatewayError): void {
@@ -151,12 +206,23 @@ export class Attempt implements UpstreamHandler {
     respondError(this.fr.ex, this.fr.ctx, err);
   }
 
-  private sendHeaders(): void {
-    this.fr.ex.respond(200, {
-      'content-type': this.contentType,
-      'cache-control': 'no-cache',
-      'x-request-id': this.fr.ctx.id,
-    });
+  /** Every choice stopped in the gateway: the client has its answer; the model can stop. */
+  private stoppedInGateway(): void {
+    if (this.done) return;
+    this.done = true;
+    this.control?.cancel();
+    this.finish('success', 'stopped by the gateway');
+    this.fr.ctx.finish(200, 'ok');
+  }
+
+  /** The upstream's stream was not what it should be, or reported an error: cut it, tell the client. */
+  private failMidStream(thrown: unknown): void {
+    if (this.done) return;
+    this.done = true;
+    this.control?.cancel();
+    const err = toGatewayError(thrown);
+    this.finish('failure', err.code);
+    respondError(this.fr.ex, this.fr.ctx, err);
   }
 
   /** The request's signal fired (client left, deadline): the transport has reset the stream. */

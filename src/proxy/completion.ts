@@ -8,10 +8,9 @@ import type { ClientExchange } from '../server/exchange.js';
 import { Attempt, type ForwardRequest } from './attempt.js';
 import type { RequestContext } from './context.js';
 import { respondError } from './respond.js';
-import { parseJsonObject, validateCompletionBody, type CompletionBody } from './validate.js';
-
-/** Which client protocol a completion request arrived in. */
-export type ClientFormat = 'copilot' | 'openai';
+import { parseJsonObject } from './validate.js';
+import type { ClientProtocol } from '../protocol/client/index.js';
+import type { ClientInfo } from '../protocol/model.js';
 
 /** An explicit affinity key, for clients other than Copilot that know their own session/file. */
 export const AFFINITY_HEADER = 'x-ghostwire-affinity';
@@ -20,8 +19,9 @@ export const SESSION_HEADER = 'vscode-sessionid';
 
 /**
  * The completion pipeline, top to bottom: check the content type, read the bounded body, parse
- * and validate it, resolve the model, take a deployment (perhaps after a short wait), forward and
- * stream back. Any stage may throw a GatewayError; respondError turns it into the one error shape.
+ * it, let the client's protocol validate and normalize it, resolve the model, take a deployment
+ * (perhaps after a short wait), forward and stream back. Any stage may throw a GatewayError;
+ * respondError turns it into the one error shape.
  */
 export function createCompletionHandler(
   registry: Registry,
@@ -33,7 +33,7 @@ export function createCompletionHandler(
   return async function completion(
     ex: ClientExchange,
     ctx: RequestContext,
-    format: ClientFormat,
+    protocol: ClientProtocol,
     engine: string | undefined,
   ): Promise<void> {
     try {
@@ -41,13 +41,13 @@ export function createCompletionHandler(
       const raw = await ex.readBody(limits.maxBodyBytes, ctx.signal);
       ctx.bodyReceived();
       const body = parseJsonObject(raw);
-      validateCompletionBody(body, format === 'openai');
-      const model = registry.resolve(format === 'copilot' ? engine : (body.model as string));
+      const req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
+      const model = registry.resolve(req.model);
       ctx.model = model.name;
       // With one deployment there is nothing to choose: skip hashing the prompt.
       const key =
         routing.affinity.enabled && model.targets.length > 1
-          ? affinityKey(ex.header(AFFINITY_HEADER), ex.header(SESSION_HEADER), promptText(body), promptChars)
+          ? affinityKey(ex.header(AFFINITY_HEADER), req.client.session, req.prompt, promptChars)
           : undefined;
       let lease: Lease | Promise<Lease> = router.acquire({
         model,
@@ -65,7 +65,16 @@ export function createCompletionHandler(
         return;
       }
       router.countRequest();
-      const fr: ForwardRequest = { ex, ctx, router, model, raw, body, key, retries: routing.retries.enabled };
+      const fr: ForwardRequest = {
+        ex,
+        ctx,
+        router,
+        model,
+        req,
+        protocol,
+        key,
+        retries: routing.retries.enabled,
+      };
       new Attempt(fr, lease, false).send();
     } catch (err) {
       // A fired signal (client gone, deadline, body time limit) has been answered where it fired.
@@ -75,11 +84,13 @@ export function createCompletionHandler(
   };
 }
 
-/** The prompt as one string (OpenAI allows an array of prompts: the first one names the file). */
-function promptText(body: CompletionBody): string | undefined {
-  const p = body.prompt;
-  if (typeof p === 'string') return p;
-  return Array.isArray(p) && typeof p[0] === 'string' ? p[0] : undefined;
+/** What the editor said about itself (Copilot's headers). */
+function clientInfo(ex: ClientExchange): ClientInfo {
+  return {
+    editor: ex.header('editor-version'),
+    plugin: ex.header('editor-plugin-version'),
+    session: ex.header(SESSION_HEADER),
+  };
 }
 
 /** JSON is the only body we take; a missing content type is accepted (curl -d, old plugins). */

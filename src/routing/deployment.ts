@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { DeploymentConfig, RoutingConfig } from '../config/schema.js';
+import { compileFimTemplate, type CompiledFimTemplate } from '../protocol/fim-templates.js';
+import { upstreamAdapter, type UpstreamAdapter } from '../protocol/upstream/index.js';
 import { channels, type HealthEvent } from '../telemetry/events.js';
 import type { Dispatcher } from '../upstream/dispatcher.js';
 import { credentialHeaders } from '../upstream/credentials.js';
@@ -19,7 +21,14 @@ const DEFAULT_H1_CONNECTIONS = 256;
  */
 export class Deployment implements AffinityNode {
   readonly name: string;
-  readonly adapter: DeploymentConfig['adapter'];
+  /** The wire format it speaks (protocol/upstream/). */
+  readonly adapter: UpstreamAdapter;
+  /** Its FIM template, for servers that take a raw prompt. */
+  readonly fimTemplate: CompiledFimTemplate | undefined;
+  /** Whether the gateway applies stop sequences itself or trusts the server's (config `stopSequences`). */
+  readonly enforceStop: boolean;
+  /** Azure OpenAI settings (adapter azure-openai). */
+  readonly azure: DeploymentConfig['azure'];
   readonly region: string;
   readonly endpoint: Endpoint;
   readonly dispatcher: Dispatcher;
@@ -48,7 +57,10 @@ export class Deployment implements AffinityNode {
     http1: Http1TransportClass | undefined,
   ) {
     this.name = cfg.name;
-    this.adapter = cfg.adapter;
+    this.adapter = upstreamAdapter(cfg.adapter);
+    this.fimTemplate = cfg.fimTemplate === undefined ? undefined : compileFimTemplate(cfg.fimTemplate);
+    this.enforceStop = cfg.stopSequences === 'enforce';
+    this.azure = cfg.azure;
     this.region = cfg.region ?? routing.region;
     this.capacity = cfg.maxConcurrent;
     this.weight = cfg.weight;

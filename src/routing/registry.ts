@@ -1,6 +1,7 @@
 import type { GatewayConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import { modelFieldBytes } from '../proxy/upstream-body.js';
+import type { UpstreamTarget } from '../protocol/upstream/index.js';
+import { modelFieldBytes } from '../protocol/upstream/openai.js';
 import { transportOf } from '../upstream/endpoint.js';
 import { loadHttp1Transport, type Http1TransportClass } from '../upstream/transports.js';
 import { Deployment } from './deployment.js';
@@ -9,28 +10,37 @@ import { Deployment } from './deployment.js';
 export interface Model {
   readonly name: string;
   readonly upstreamModel: string;
-  /** `"model":"<upstreamModel>",` as bytes, for bodies that must name the model upstream. */
-  readonly modelField: Buffer;
   readonly targets: readonly Target[];
   /** The targets grouped by region in preference order: this instance's region first. */
   readonly tiers: readonly (readonly Target[])[];
 }
 
-/** A deployment as used for one model: the upstream path is computed once, at load. */
+/** A deployment as used for one model: what its adapter needs, and the path, fixed at load. */
 export interface Target {
   readonly deployment: Deployment;
   readonly path: string;
+  readonly upstream: UpstreamTarget;
 }
 
 /**
- * The upstream path for a model on a deployment. A URL path prefix is kept, and `/v1` is assumed
- * when the URL has none, so both `http://host:8000` and `https://api.example.com/v1` work.
+ * A model on a deployment. The URL's path prefix is kept (each adapter assumes its server's usual
+ * prefix when there is none), so both `http://host:8000` and `https://api.example.com/v1` work.
  */
-function upstreamPath(d: Deployment, upstreamModel: string): string {
-  const prefix = d.endpoint.basePath === '' ? '/v1' : d.endpoint.basePath;
-  return d.adapter === 'copilot'
-    ? `${prefix}/engines/${encodeURIComponent(upstreamModel)}/completions`
-    : `${prefix}/completions`;
+function targetOf(deployment: Deployment, upstreamModel: string): Target {
+  const upstream: UpstreamTarget = {
+    basePath: deployment.endpoint.basePath,
+    upstreamModel,
+    modelField: modelFieldBytes(upstreamModel),
+    fimTemplate: deployment.fimTemplate,
+    azure:
+      deployment.azure === undefined
+        ? undefined
+        : {
+            deployment: deployment.azure.deployment ?? upstreamModel,
+            apiVersion: deployment.azure.apiVersion,
+          },
+  };
+  return { deployment, path: deployment.adapter.path(upstream), upstream };
 }
 
 /** How many distinct client-chosen names a wildcard model remembers before it stops caching. */
@@ -77,15 +87,9 @@ export class Registry {
       const targets = m.deployments.map((name) => {
         const deployment = byDeployment.get(name);
         if (deployment === undefined) throw new Error(`model ${m.name}: unknown deployment ${name}`);
-        return { deployment, path: upstreamPath(deployment, upstreamModel) };
+        return targetOf(deployment, upstreamModel);
       });
-      const model: Model = {
-        name: m.name,
-        upstreamModel,
-        modelField: modelFieldBytes(upstreamModel),
-        targets,
-        tiers: this.tiers(targets),
-      };
+      const model: Model = { name: m.name, upstreamModel, targets, tiers: this.tiers(targets) };
       for (const n of [m.name, ...m.aliases]) this.byName.set(n, model);
     }
   }
@@ -107,17 +111,8 @@ export class Registry {
     const cached = this.wildcardNames.get(name);
     if (cached !== undefined) return cached;
     const upstreamModel = wc.upstreamModel ?? name;
-    const targets = wc.deployments.map((deployment) => ({
-      deployment,
-      path: upstreamPath(deployment, upstreamModel),
-    }));
-    const model: Model = {
-      name,
-      upstreamModel,
-      modelField: modelFieldBytes(upstreamModel),
-      targets,
-      tiers: this.tiers(targets),
-    };
+    const targets = wc.deployments.map((deployment) => targetOf(deployment, upstreamModel));
+    const model: Model = { name, upstreamModel, targets, tiers: this.tiers(targets) };
     if (this.wildcardNames.size < WILDCARD_CACHE) this.wildcardNames.set(name, model);
     return model;
   }

@@ -5,6 +5,7 @@ import { AuthService } from '../auth/auth-service.js';
 import { COPILOT_PATHS, createCopilotEndpoints } from '../auth/copilot-endpoints.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import { CLIENT_PROTOCOLS, type ClientProtocol } from '../protocol/client/index.js';
 import { createCompletionHandler } from '../proxy/completion.js';
 import { RequestContext } from '../proxy/context.js';
 import { respondError, respondJson } from '../proxy/respond.js';
@@ -70,9 +71,10 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       ctx.finish(499, 'client_cancel', 'GW_CLIENT_CLOSED');
     });
     const path = ex.path;
-    if (path === '/v1/completions' || (path.startsWith(ENGINES_PREFIX) && path.endsWith(ENGINES_SUFFIX))) {
-      const copilot = path !== '/v1/completions';
-      ctx.route = copilot ? 'engines' : 'completions';
+    const protocol = completionProtocol(path);
+    if (protocol !== undefined) {
+      const copilot = protocol.name === 'copilot';
+      ctx.route = copilot ? 'engines' : path.slice(1);
       if (channels.requestStart.hasSubscribers) channels.requestStart.publish(ctx);
       if (ex.method !== 'POST') return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
       // Before the body is read: an unauthenticated client costs a header check, nothing more.
@@ -91,7 +93,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
         ms: limits.bodyTimeoutMs,
         onExpire: () => expire(ex, ctx, new GatewayError('GW_BODY_TIMEOUT')),
       });
-      void completion(ex, ctx, copilot ? 'copilot' : 'openai', engine);
+      void completion(ex, ctx, protocol, engine);
       return;
     }
     ctx.route = path.slice(1);
@@ -224,6 +226,16 @@ function expire(ex: ClientExchange, ctx: RequestContext, err: GatewayError): voi
 
 function deadlineError(ms: number): GatewayError {
   return new GatewayError('GW_DEADLINE_EXCEEDED', { detail: `Limit: ${ms} ms.` });
+}
+
+/**
+ * The client protocol a completion path belongs to, or undefined when it is not a completion
+ * route. One line per protocol route.
+ */
+function completionProtocol(path: string): ClientProtocol | undefined {
+  if (path === '/v1/completions') return CLIENT_PROTOCOLS.openai;
+  if (path.startsWith(ENGINES_PREFIX) && path.endsWith(ENGINES_SUFFIX)) return CLIENT_PROTOCOLS.copilot;
+  return undefined;
 }
 
 /** A client's own deadline for this request, in milliseconds from arrival. */

@@ -33,9 +33,15 @@ export interface UpstreamHandler {
   onResponseError(err: GatewayError): void;
 }
 
-/** Flow control handed back by dispatch: the consumer calls resume() once it has drained. */
+/** Handed back by dispatch: flow control, and a way to end this one exchange early. */
 export interface DispatchControl {
+  /** The consumer has drained: let data flow again. */
   resume(): void;
+  /**
+   * The consumer has all it wants (e.g. the gateway hit a stop sequence): reset this upstream
+   * stream (HTTP/1.1: abort its request) so the model stops generating. No handler call follows.
+   */
+  cancel(): void;
 }
 
 /** Point-in-time counters of a transport, for tests, readiness and metrics. */

@@ -18,7 +18,7 @@ export interface Endpoint {
  * Resolves a deployment URL: http:// is HTTP/1.1, h2c:// cleartext HTTP/2, https:// is HTTP/2 over
  * TLS (ALPN h2) unless `protocol: h1` says the server only speaks HTTP/1.1.
  */
-export function resolveEndpoint(d: DeploymentConfig): Endpoint {
+export function resolveEndpoint(d: Pick<DeploymentConfig, 'url' | 'protocol' | 'tls'>): Endpoint {
   const url = new URL(d.url);
   const tls = url.protocol === 'https:';
   const origin = `${tls ? 'https:' : 'http:'}//${url.host}`;

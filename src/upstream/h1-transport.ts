@@ -53,7 +53,7 @@ export class Http1Transport implements Dispatcher {
 
   dispatch(req: UpstreamRequest, handler: UpstreamHandler): DispatchControl {
     const signal = req.signal;
-    if (signal.aborted) return { resume() {} };
+    if (signal.aborted) return { resume() {}, cancel() {} };
     let controller: UndiciDispatcher.DispatchController | undefined;
     let done = false;
     let started = false;
@@ -100,7 +100,7 @@ export class Http1Transport implements Dispatcher {
       { path: req.path, method: req.method, headers: req.headers, body: req.body ?? null },
       undiciHandler,
     );
-    return { resume: () => controller?.resume() };
+    return { resume: () => controller?.resume(), cancel: onAbort };
   }
 
   stats(): DispatcherStats {

@@ -59,11 +59,17 @@ interface PooledSession {
   retired: boolean;
 }
 
-/** Flow control that follows a request across a transparent retry onto another stream. */
+/** Flow control (and an early end) that follows a request across a transparent retry onto another stream. */
 class StreamControl implements DispatchControl {
   stream: http2.ClientHttp2Stream | undefined;
+  upstream: UpstreamStream<PooledSession, StreamControl> | undefined;
+  cancelled = false;
   resume(): void {
     this.stream?.resume();
+  }
+  cancel(): void {
+    this.cancelled = true;
+    this.upstream?.cancel();
   }
 }
 
@@ -121,7 +127,7 @@ export class Http2Pool implements Dispatcher {
     control: StreamControl,
     retries: number,
   ): void {
-    if (req.signal.aborted) return;
+    if (req.signal.aborted || control.cancelled) return;
     const picked = this.pick(req.probe === true);
     if (picked === FULL) {
       this.enqueue(req, handler, control, retries);
@@ -159,7 +165,7 @@ export class Http2Pool implements Dispatcher {
     control.stream = stream;
     picked.active++;
     this.active++;
-    new UpstreamStream(this.streams, picked, stream, req, handler, control, retries);
+    control.upstream = new UpstreamStream(this.streams, picked, stream, req, handler, control, retries);
     if (req.body !== undefined) stream.end(req.body);
   }
 

@@ -73,6 +73,11 @@ export class UpstreamStream<S, C> {
     this.fail(err);
   }
 
+  /** The consumer wants nothing more: reset the stream; no handler call follows. */
+  cancel(): void {
+    this.abort();
+  }
+
   private abort(): void {
     if (this.done) return;
     this.done = true;

@@ -24,19 +24,7 @@ const OPTS: Http2PoolOptions = {
 };
 
 function pool(url: string, opts: Partial<Http2PoolOptions> = {}): Http2Pool {
-  const endpoint = resolveEndpoint({
-    name: 'x',
-    url,
-    adapter: 'openai',
-    protocol: 'auto',
-    credential: { type: 'none' },
-    maxConcurrent: 128,
-    weight: 1,
-    connectTimeoutMs: 1000,
-    pingIntervalMs: 60_000,
-    pingTimeoutMs: 1000,
-    resetBudget: { burst: 1000, perSecond: 33 },
-  });
+  const endpoint = resolveEndpoint({ url, protocol: 'auto' });
   return new Http2Pool(endpoint, { ...OPTS, ...opts });
 }
 

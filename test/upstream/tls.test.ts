@@ -30,7 +30,9 @@ describe('TLS upstreams', () => {
     const server = http2.createSecureServer({ cert: TEST_CA, key: readFileSync(TEST_KEY) });
     server.on('stream', (stream, headers) => {
       protocol = stream.session?.alpnProtocol ?? '';
-      neverIndexed = (headers as Record<symbol, string[] | undefined>)[http2.sensitiveHeaders] ?? [];
+      // The completion's headers, not a health probe's (GET) that may come after it.
+      if (headers[':method'] === 'POST')
+        neverIndexed = (headers as Record<symbol, string[] | undefined>)[http2.sensitiveHeaders] ?? [];
       stream.respond({ ':status': 200, 'content-type': 'text/event-stream' });
       stream.end(STREAM);
     });

@@ -1,0 +1,17 @@
+import { copilotProtocol } from './copilot.js';
+import { openaiProtocol } from './openai.js';
+import type { ClientProtocol, ClientProtocolName } from './protocol.js';
+
+/** Every client protocol by name. Adding one: one file and one line here (plus its route). */
+export const CLIENT_PROTOCOLS: Readonly<Partial<Record<ClientProtocolName, ClientProtocol>>> = {
+  copilot: copilotProtocol,
+  openai: openaiProtocol,
+};
+
+export type {
+  ClientEncoder,
+  ClientProtocol,
+  ClientProtocolName,
+  DecodeInput,
+  ResponseMeta,
+} from './protocol.js';

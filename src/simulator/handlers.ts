@@ -2,6 +2,7 @@ import { handleCompletion, sendError, type CompletionDeps, type CompletionRoute 
 import type { Exchange } from './exchange.js';
 import type { FormatDefaults, WireFormat } from './formats/format.js';
 import { openai } from './formats/openai.js';
+import { vllm } from './formats/vllm.js';
 import type { ResolvedSimulatorOptions } from './options.js';
 
 /** A completion endpoint: its path and the wire format it speaks there. */
@@ -17,9 +18,9 @@ interface RouteLine {
  * The route table: every upstream wire format the gateway has an adapter for, one line each. A new
  * format is a file under formats/ and a line here.
  */
-function completionRoutes(_options: ResolvedSimulatorOptions): readonly RouteLine[] {
+function completionRoutes(options: ResolvedSimulatorOptions): readonly RouteLine[] {
   return [
-    { path: '/v1/completions', format: openai },
+    { path: '/v1/completions', format: options.rejectSuffix ? vllm : openai },
     {
       path: /^\/v1\/engines\/([^/]+)\/completions$/,
       format: openai,

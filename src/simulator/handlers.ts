@@ -1,5 +1,6 @@
 import { handleCompletion, sendError, type CompletionDeps, type CompletionRoute } from './completion.js';
 import type { Exchange } from './exchange.js';
+import { azure } from './formats/azure.js';
 import type { FormatDefaults, WireFormat } from './formats/format.js';
 import { openai } from './formats/openai.js';
 import { vllm } from './formats/vllm.js';
@@ -26,6 +27,7 @@ function completionRoutes(options: ResolvedSimulatorOptions): readonly RouteLine
       format: openai,
       defaults: { maxTokens: 500, stream: true },
     },
+    { path: /^\/openai\/deployments\/([^/]+)\/completions$/, format: azure },
   ];
 }
 

@@ -2,6 +2,7 @@ import { handleCompletion, sendError, type CompletionDeps, type CompletionRoute 
 import type { Exchange } from './exchange.js';
 import { azure } from './formats/azure.js';
 import type { FormatDefaults, WireFormat } from './formats/format.js';
+import { llamacppCompletion, llamacppInfill } from './formats/llamacpp.js';
 import { openai } from './formats/openai.js';
 import { vllm } from './formats/vllm.js';
 import type { ResolvedSimulatorOptions } from './options.js';
@@ -28,6 +29,8 @@ function completionRoutes(options: ResolvedSimulatorOptions): readonly RouteLine
       defaults: { maxTokens: 500, stream: true },
     },
     { path: /^\/openai\/deployments\/([^/]+)\/completions$/, format: azure },
+    { path: '/infill', format: llamacppInfill },
+    { path: '/completion', format: llamacppCompletion },
   ];
 }
 

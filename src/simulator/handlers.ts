@@ -3,6 +3,7 @@ import type { Exchange } from './exchange.js';
 import { azure } from './formats/azure.js';
 import type { FormatDefaults, WireFormat } from './formats/format.js';
 import { llamacppCompletion, llamacppInfill } from './formats/llamacpp.js';
+import { OLLAMA_ROOT_BODY, OLLAMA_TAGS_BODY, ollama } from './formats/ollama.js';
 import { openai } from './formats/openai.js';
 import { vllm } from './formats/vllm.js';
 import type { ResolvedSimulatorOptions } from './options.js';
@@ -31,10 +32,12 @@ function completionRoutes(options: ResolvedSimulatorOptions): readonly RouteLine
     { path: /^\/openai\/deployments\/([^/]+)\/completions$/, format: azure },
     { path: '/infill', format: llamacppInfill },
     { path: '/completion', format: llamacppCompletion },
+    { path: '/api/generate', format: ollama },
   ];
 }
 
 const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' });
+const TEXT_HEADERS = Object.freeze({ 'content-type': 'text/plain; charset=utf-8' });
 const OK_BODY = JSON.stringify({ status: 'ok' });
 
 export interface RouterDeps extends CompletionDeps {
@@ -101,7 +104,7 @@ export function createRouter(deps: RouterDeps): (ex: Exchange) => Promise<void> 
   }
 }
 
-/** Everything that is not a completion: health probes and counters. */
+/** Everything that is not a completion: health probes, counters, Ollama's model list. */
 function serveInfo(ex: Exchange, deps: RouterDeps): void {
   switch (ex.path) {
     case '/healthz':
@@ -115,6 +118,12 @@ function serveInfo(ex: Exchange, deps: RouterDeps): void {
       if (!allow(ex, 'POST')) return;
       deps.resetStats();
       ex.respond(200, JSON_HEADERS, OK_BODY);
+      return;
+    case '/': // Ollama's liveness answer
+      if (allow(ex, 'GET', ollama)) ex.respond(200, TEXT_HEADERS, OLLAMA_ROOT_BODY);
+      return;
+    case '/api/tags':
+      if (allow(ex, 'GET', ollama)) ex.respond(200, JSON_HEADERS, OLLAMA_TAGS_BODY);
       return;
     default:
       sendError(ex, openai, 404, `No route for ${ex.method} ${ex.path}.`, 'not_found');

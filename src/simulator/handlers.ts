@@ -5,6 +5,7 @@ import type { FormatDefaults, WireFormat } from './formats/format.js';
 import { llamacppCompletion, llamacppInfill } from './formats/llamacpp.js';
 import { OLLAMA_ROOT_BODY, OLLAMA_TAGS_BODY, ollama } from './formats/ollama.js';
 import { openai } from './formats/openai.js';
+import { tgiGenerate, tgiGenerateStream } from './formats/tgi.js';
 import { vllm } from './formats/vllm.js';
 import type { ResolvedSimulatorOptions } from './options.js';
 
@@ -33,6 +34,8 @@ function completionRoutes(options: ResolvedSimulatorOptions): readonly RouteLine
     { path: '/infill', format: llamacppInfill },
     { path: '/completion', format: llamacppCompletion },
     { path: '/api/generate', format: ollama },
+    { path: '/generate', format: tgiGenerate },
+    { path: '/generate_stream', format: tgiGenerateStream },
   ];
 }
 

@@ -1,6 +1,7 @@
 import { handleCompletion, sendError, type CompletionDeps, type CompletionRoute } from './completion.js';
 import type { Exchange } from './exchange.js';
 import { azure } from './formats/azure.js';
+import { codestral } from './formats/codestral.js';
 import type { FormatDefaults, WireFormat } from './formats/format.js';
 import { llamacppCompletion, llamacppInfill } from './formats/llamacpp.js';
 import { OLLAMA_ROOT_BODY, OLLAMA_TAGS_BODY, ollama } from './formats/ollama.js';
@@ -36,6 +37,7 @@ function completionRoutes(options: ResolvedSimulatorOptions): readonly RouteLine
     { path: '/api/generate', format: ollama },
     { path: '/generate', format: tgiGenerate },
     { path: '/generate_stream', format: tgiGenerateStream },
+    { path: '/v1/fim/completions', format: codestral },
   ];
 }
 

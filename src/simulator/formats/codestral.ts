@@ -19,15 +19,32 @@ import { completionId, SSE_DONE } from './openai.js';
 // top_p, max_tokens, min_tokens, stream, stop, random_seed}. Answers are chat-shaped:
 // chat.completion.chunk events with choices[0].delta.content, the last with finish_reason and
 // usage, then data: [DONE]; a non-streaming answer is a chat.completion with message.content.
-// Errors: {"object":"error","message","type","param","code"}; 422 for a body that does not validate.
-// One choice per request; min_tokens is read and checked, not enforced.
+// Errors: {"object":"error","message","type","param","code"}; 422 for a body that does not validate,
+// unknown fields included. One choice per request; min_tokens is read and checked, not enforced.
 
 const MAX_STOPS = 16;
 const DEFAULT_TEMPERATURE = 0.7;
+/** Mistral's API forbids fields it does not know (422), unlike OpenAI's: an adapter must not send extras. */
+const KNOWN_FIELDS = new Set([
+  'model',
+  'prompt',
+  'suffix',
+  'temperature',
+  'top_p',
+  'max_tokens',
+  'min_tokens',
+  'stream',
+  'stop',
+  'random_seed',
+  'metadata',
+]);
 
 function parseFim(body: unknown, route: RouteParams): Parsed<undefined> {
   const b = asObject(body);
   if (b === undefined) return { ok: false, param: null, message: 'The request body must be a JSON object.' };
+  const extra = Object.keys(b).find((key) => !KNOWN_FIELDS.has(key));
+  if (extra !== undefined)
+    return { ok: false, param: extra, message: `Extra inputs are not permitted: '${extra}'.` };
   const f = new FieldReader(b);
   const model = f.string('model');
   const prompt = f.string('prompt');

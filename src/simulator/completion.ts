@@ -27,12 +27,6 @@ export interface CompletionDeps {
   record(request: RecordedRequest): void;
 }
 
-/** A completion endpoint as the router resolved it: the wire format and this route's parameters. */
-export interface CompletionRoute {
-  format: WireFormat;
-  params: RouteParams;
-}
-
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const MAX_TTFT_OVERRIDE_MS = 10 * 60 * 1000;
 const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' });
@@ -46,11 +40,11 @@ const RETRY_ONLY = Object.freeze({ 'retry-after': '1' });
  */
 export async function handleCompletion(
   ex: Exchange,
-  route: CompletionRoute,
+  format: WireFormat,
+  route: RouteParams,
   deps: CompletionDeps,
 ): Promise<void> {
   const { counters } = deps;
-  const { format } = route;
   counters.requests++;
 
   let raw: Buffer;
@@ -104,7 +98,7 @@ export async function handleCompletion(
     sendError(ex, format, 400, 'The request body is not valid JSON.', 'invalid_json');
     return;
   }
-  const parsed = format.parse(body, route.params);
+  const parsed = format.parse(body, route);
   if (!parsed.ok) {
     counters.errors++;
     sendError(ex, format, 400, parsed.message, 'invalid_request', parsed.param);

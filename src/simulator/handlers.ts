@@ -1,4 +1,4 @@
-import { handleCompletion, sendError, type CompletionDeps, type CompletionRoute } from './completion.js';
+import { handleCompletion, sendError, type CompletionDeps } from './completion.js';
 import type { Exchange } from './exchange.js';
 import { azure } from './formats/azure.js';
 import { codestral } from './formats/codestral.js';
@@ -101,11 +101,9 @@ export function createRouter(deps: RouterDeps): (ex: Exchange) => Promise<void> 
 
   async function complete(ex: Exchange, route: ResolvedRoute, pathModel: string | undefined): Promise<void> {
     if (!allow(ex, 'POST', route.format)) return;
-    const completion: CompletionRoute = {
-      format: route.format,
-      params: { ...route.defaults, pathModel, maxTokensCap: deps.options.maxTokens },
-    };
-    await handleCompletion(ex, completion, deps);
+    const { maxTokens, stream } = route.defaults;
+    const params = { maxTokens, stream, pathModel, maxTokensCap: deps.options.maxTokens };
+    await handleCompletion(ex, route.format, params, deps);
   }
 }
 

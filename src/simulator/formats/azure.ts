@@ -32,12 +32,15 @@ class AzureEncoder extends OpenAIEncoder {
     return this.#first() + super.finish(choice, text);
   }
 
-  override body(choices: readonly ChoiceResult[], promptTokens: number, completionTokens: number): string {
-    const openaiBody = JSON.parse(super.body(choices, promptTokens, completionTokens)) as Record<
-      string,
-      unknown
-    >;
-    return JSON.stringify({ ...openaiBody, prompt_filter_results: PROMPT_FILTER_RESULTS });
+  protected override bodyObject(
+    choices: readonly ChoiceResult[],
+    promptTokens: number,
+    completionTokens: number,
+  ): Record<string, unknown> {
+    return {
+      ...super.bodyObject(choices, promptTokens, completionTokens),
+      prompt_filter_results: PROMPT_FILTER_RESULTS,
+    };
   }
 
   #first(): string {

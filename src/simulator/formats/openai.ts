@@ -50,7 +50,16 @@ export class OpenAIEncoder implements ResponseEncoder {
   }
 
   body(choices: readonly ChoiceResult[], promptTokens: number, completionTokens: number): string {
-    return JSON.stringify({
+    return JSON.stringify(this.bodyObject(choices, promptTokens, completionTokens));
+  }
+
+  /** The non-streaming answer before serialisation, for formats that add to it (Azure). */
+  protected bodyObject(
+    choices: readonly ChoiceResult[],
+    promptTokens: number,
+    completionTokens: number,
+  ): Record<string, unknown> {
+    return {
       id: this.id,
       object: 'text_completion',
       created: this.created,
@@ -66,7 +75,7 @@ export class OpenAIEncoder implements ResponseEncoder {
         completion_tokens: completionTokens,
         total_tokens: promptTokens + completionTokens,
       },
-    });
+    };
   }
 
   streamError(message: string): string {

@@ -34,10 +34,19 @@ completion.
   simulate: `Usage: ghostwire simulate [--host H] [--port P] [--ttft-ms N] [--token-ms N] [--slots N]
                           [--max-tokens N] [--queue-limit N] [--seed N]
                           [--prefix-cache N] [--prefix-chars N] [--cached-ttft-ms N]
+                          [--api-key KEY] [--reject-suffix]
 
-Runs a model-server simulator (OpenAI /v1/completions and Copilot /v1/engines/{engine}/completions,
-h2c and HTTP/1.1 on one port). Prints "listening on <url>" once ready. GET /stats for counters
-(prefix_cache_hits/misses, peak_active/peak_queued, ...); POST /stats/reset starts them afresh.
+Runs a model-server simulator, h2c and HTTP/1.1 on one port, speaking every upstream wire format:
+  OpenAI      POST /v1/completions, Copilot POST /v1/engines/{engine}/completions
+  Azure       POST /openai/deployments/{deployment}/completions?api-version=YYYY-MM-DD
+  llama.cpp   POST /infill, POST /completion
+  Ollama      POST /api/generate (NDJSON), GET /api/tags, GET /
+  TGI         POST /generate_stream, POST /generate
+  Codestral   POST /v1/fim/completions
+Prints "listening on <url>" once ready. GET /stats for counters (prefix_cache_hits/misses,
+peak_active/peak_queued, fim_templates, ...); POST /stats/reset starts them afresh.
+Test hooks (request headers): x-sim-status, x-sim-close-after, x-sim-error-after, x-sim-ttft-ms,
+x-sim-ignore-stop. See docs/simulator.md.
 
   --host H           listen address (default 127.0.0.1)
   --port P           listen port (default 0 = any free port)
@@ -51,6 +60,9 @@ h2c and HTTP/1.1 on one port). Prints "listening on <url>" once ready. GET /stat
                      (default 1024; 0 = no cache)
   --prefix-chars N   leading prompt characters that make a cache key (default 256)
   --cached-ttft-ms N time to first token on a prefix cache hit, ms (default: --ttft-ms)
+  --api-key KEY      completions need this key: Authorization: Bearer KEY (Azure: api-key: KEY);
+                     otherwise 401 in the format's own shape
+  --reject-suffix    be vLLM on /v1/completions: a suffix is a 400, errors are vLLM's
   -h, --help         show this help
 `,
   token: `Usage: ghostwire token mint --config FILE --uid U [--sku S] [--org O] [--lifetime-s N] [--proxy-ep HOST] [--json]

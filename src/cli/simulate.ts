@@ -14,6 +14,8 @@ const FLAGS = {
   'prefix-cache': { type: 'string' },
   'prefix-chars': { type: 'string' },
   'cached-ttft-ms': { type: 'string' },
+  'api-key': { type: 'string' },
+  'reject-suffix': { type: 'boolean' },
 } as const;
 
 /** `ghostwire simulate`: the model-server simulator on its own, until a signal. */
@@ -26,6 +28,8 @@ export async function simulateCommand(argv: string[], out: NodeJS.WritableStream
   if (flags.positionals.length > 0) throw new UsageError(`unexpected argument "${flags.positionals[0]}"`);
   const d = SIMULATOR_DEFAULTS;
   const cachedTtftMs = intFlag(str(flags, 'cached-ttft-ms'), 'cached-ttft-ms', 0, 600_000);
+  const apiKey = str(flags, 'api-key');
+  if (apiKey === '') throw new UsageError('--api-key expects a non-empty key');
   const options = {
     host: str(flags, 'host') ?? d.host,
     port: intFlag(str(flags, 'port'), 'port', 0, 65535) ?? d.port,
@@ -40,6 +44,8 @@ export async function simulateCommand(argv: string[], out: NodeJS.WritableStream
     prefixChars: intFlag(str(flags, 'prefix-chars'), 'prefix-chars', 1, 1_000_000) ?? d.prefixChars,
     // Left out when not given: it then follows --ttft-ms.
     ...(cachedTtftMs === undefined ? {} : { cachedTtftMs }),
+    apiKey: apiKey ?? d.apiKey,
+    rejectSuffix: flags.values['reject-suffix'] === true,
   };
   let sim: Simulator;
   try {

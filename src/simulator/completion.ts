@@ -1,11 +1,11 @@
 import type { DecodeBatch } from './batch.js';
 import { BodyTooLargeError, type Exchange } from './exchange.js';
+import type { ErrorKind, RouteParams, SimError, WireFormat } from './formats/format.js';
 import { runGeneration, type GenerationOutcome } from './generation.js';
 import type { ResolvedSimulatorOptions } from './options.js';
 import type { PrefixCache } from './prefix-cache.js';
-import { parseCompletionRequest, type RouteDefaults } from './request.js';
+import { contextWindow, splitFimPrompt } from './prompt.js';
 import { QueueFullError, type SlotLease, type SlotScheduler } from './scheduler.js';
-import { CompletionEncoder, completionId, errorJson } from './sse.js';
 import type { SimulatorCounters } from './stats.js';
 
 /** What crossed the wire for the most recent completion request (in-process only; auth verbatim). */
@@ -30,14 +30,18 @@ export interface CompletionDeps {
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 const MAX_TTFT_OVERRIDE_MS = 10 * 60 * 1000;
 const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' });
+const RETRY_HEADERS = Object.freeze({ 'content-type': 'application/json', 'retry-after': '1' });
+const RETRY_ONLY = Object.freeze({ 'retry-after': '1' });
 
 /**
- * A completion request from arrival to its last byte: read and record the body, apply injected
- * faults, validate, wait for a slot, generate. Every request ends in exactly one counter.
+ * A completion request from arrival to its last byte, whatever its wire format: read and record the
+ * body, check the credential, apply injected faults, validate, wait for a slot, generate. Every
+ * request ends in exactly one counter.
  */
 export async function handleCompletion(
   ex: Exchange,
-  route: RouteDefaults,
+  format: WireFormat,
+  route: RouteParams,
   deps: CompletionDeps,
 ): Promise<void> {
   const { counters } = deps;
@@ -49,7 +53,7 @@ export async function handleCompletion(
   } catch (err) {
     if (err instanceof BodyTooLargeError) {
       counters.errors++;
-      sendError(ex, 413, err.message, 'body_too_large');
+      sendError(ex, format, 413, err.message, 'body_too_large');
     } else {
       counters.cancelled++;
     }
@@ -66,36 +70,45 @@ export async function handleCompletion(
   }
   deps.record({ path: ex.path, headers: { ...ex.headers }, body });
 
+  const refused = format.admit(ex, deps.options.apiKey);
+  if (refused !== undefined) {
+    counters.errors++;
+    reply(ex, format, refused);
+    return;
+  }
   const faults = readFaultHeaders(ex.headers);
   if (typeof faults === 'string') {
     counters.errors++;
-    sendError(ex, 400, faults, 'invalid_header');
+    sendError(ex, format, 400, faults, 'invalid_header');
     return;
   }
   if (faults.status !== undefined) {
     counters.errors++;
-    const retry = faults.status === 429 || faults.status === 503 ? { 'retry-after': '1' } : {};
     sendError(
       ex,
+      format,
       faults.status,
       `Simulated failure (x-sim-status: ${faults.status}).`,
       'simulated_error',
-      null,
-      retry,
     );
     return;
   }
   if (!isJson) {
     counters.errors++;
-    sendError(ex, 400, 'The request body is not valid JSON.', 'invalid_json');
+    sendError(ex, format, 400, 'The request body is not valid JSON.', 'invalid_json');
     return;
   }
-  const parsed = parseCompletionRequest(body, route, deps.options.maxTokens);
+  const parsed = format.parse(body, route);
   if (!parsed.ok) {
     counters.errors++;
-    sendError(ex, 400, parsed.message, 'invalid_request', parsed.param || null);
+    sendError(ex, format, 400, parsed.message, 'invalid_request', parsed.param);
     return;
   }
+  const { request } = parsed;
+  // A prompt built from a FIM template (vLLM, TGI, raw Ollama) is split back: the model continues
+  // the prefix, and /stats shows which template the gateway built.
+  const fim = splitFimPrompt(request.prompt);
+  if (fim !== undefined) counters.countFimTemplate(fim.template);
 
   // A free slot is taken at once; only a request that has to queue needs a promise and a signal.
   let lease: SlotLease | undefined = deps.scheduler.tryAcquire();
@@ -105,9 +118,7 @@ export async function handleCompletion(
     } catch (err) {
       if (err instanceof QueueFullError) {
         counters.rejected++;
-        sendError(ex, 503, 'The simulated model server is overloaded; retry later.', 'overloaded', null, {
-          'retry-after': '1',
-        });
+        sendError(ex, format, 503, 'The simulated model server is overloaded; retry later.', 'overloaded');
       } else {
         counters.cancelled++; // the client left while queued: it never generates
       }
@@ -117,18 +128,40 @@ export async function handleCompletion(
 
   // Looked up once the request has a slot, when a real server would prefill: a request refused or
   // cancelled while queued never reaches the GPU, so it neither hits nor fills the cache.
-  const cached = lookupPrefix(deps, parsed.request.prompt);
+  const cached = lookupPrefix(deps, request.prompt);
+  const timing = {
+    ttftMs: faults.ttftMs ?? (cached ? deps.options.cachedTtftMs : deps.options.ttftMs),
+    tokenMs: deps.options.tokenMs,
+  };
+  const errorAfter = faults.errorAfterTokens;
+  const closeAfter = faults.closeAfterTokens;
+  // Both hooks set: the earlier one fires.
+  const fault =
+    errorAfter !== undefined && (closeAfter === undefined || errorAfter < closeAfter) ? 'error' : 'close';
+  const faultAfterTokens = fault === 'error' ? errorAfter : closeAfter;
   const outcome = await runGeneration(
     ex,
     lease,
     {
-      request: parsed.request,
-      encoder: new CompletionEncoder(completionId(), parsed.request.model),
-      ttftMs: faults.ttftMs ?? (cached ? deps.options.cachedTtftMs : deps.options.ttftMs),
-      tokenMs: deps.options.tokenMs,
-      closeAfterTokens: faults.closeAfterTokens,
+      request,
+      encoder: format.encoder(request, parsed.options, timing),
+      context: contextWindow(fim?.prefix ?? request.prompt),
+      ttftMs: timing.ttftMs,
+      tokenMs: timing.tokenMs,
+      faultAfterTokens,
+      fault,
+      errorReply:
+        fault === 'error'
+          ? format.error({
+              status: 500,
+              kind: 'generation',
+              message: `Simulated generation failure after ${faultAfterTokens} tokens (x-sim-error-after).`,
+              param: null,
+            })
+          : undefined,
       honourStop: !faults.ignoreStop,
-      seed: deps.options.seed,
+      keepStop: format.keepsStopSequence,
+      seed: request.seed ?? deps.options.seed,
     },
     counters,
     deps.batch,
@@ -154,6 +187,7 @@ function countOutcome(counters: SimulatorCounters, outcome: GenerationOutcome): 
 interface FaultHeaders {
   status: number | undefined;
   closeAfterTokens: number | undefined;
+  errorAfterTokens: number | undefined;
   ttftMs: number | undefined;
   ignoreStop: boolean;
 }
@@ -172,21 +206,35 @@ function readFaultHeaders(headers: Readonly<Record<string, string>>): FaultHeade
   const faults: FaultHeaders = {
     status: int('x-sim-status', 400, 599),
     closeAfterTokens: int('x-sim-close-after', 0, Number.MAX_SAFE_INTEGER),
+    errorAfterTokens: int('x-sim-error-after', 0, Number.MAX_SAFE_INTEGER),
     ttftMs: int('x-sim-ttft-ms', 0, MAX_TTFT_OVERRIDE_MS),
     ignoreStop: headers['x-sim-ignore-stop'] === '1' || headers['x-sim-ignore-stop'] === 'true',
   };
   return problems.length > 0 ? problems.join(' ') : faults;
 }
 
-/** Sends an OpenAI-shaped error; never echoes request headers. */
+/** Answers with `format`'s error for what went wrong; never echoes request headers. */
 export function sendError(
   ex: Exchange,
+  format: WireFormat,
   status: number,
   message: string,
-  code: string,
+  kind: ErrorKind,
   param: string | null = null,
   extraHeaders: Readonly<Record<string, string>> = {},
 ): void {
-  const type = status >= 500 ? 'server_error' : 'invalid_request_error';
-  ex.respond(status, { ...JSON_HEADERS, ...extraHeaders }, errorJson(message, type, code, param));
+  reply(ex, format, { status, kind, message, param }, extraHeaders);
+}
+
+function reply(
+  ex: Exchange,
+  format: WireFormat,
+  err: SimError,
+  extraHeaders: Readonly<Record<string, string>> = {},
+): void {
+  const { status, body } = format.error(err);
+  // A refusal for load (an injected 429/503, a full queue) says when to come back, whatever the format.
+  const retry = status === 429 || status === 503;
+  const base = body === '' ? (retry ? RETRY_ONLY : {}) : retry ? RETRY_HEADERS : JSON_HEADERS;
+  ex.respond(status, { ...base, ...extraHeaders }, body);
 }

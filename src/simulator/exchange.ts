@@ -12,6 +12,8 @@ export interface Exchange {
   readonly method: string;
   /** The request path without its query string. */
   readonly path: string;
+  /** The query string without its '?' ('' when there is none). */
+  readonly query: string;
   /** Request headers, lower-case names, pseudo-headers removed, repeated values joined. */
   readonly headers: Readonly<Record<string, string>>;
   /**
@@ -162,12 +164,14 @@ class H2Exchange extends ExchangeBase implements Exchange {
   readonly path: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly #stream: http2.ServerHttp2Stream;
+  readonly #target: string;
 
   constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
     super();
     this.#stream = stream;
     this.method = str(headers[':method']);
-    this.path = stripQuery(str(headers[':path']));
+    this.#target = str(headers[':path']);
+    this.path = stripQuery(this.#target);
     this.headers = flattenHeaders(headers);
     // Any RST_STREAM code counts: Copilot clients cancel with NO_ERROR, not CANCEL. 'aborted' comes
     // first on a reset; 'close' covers the rest (session destroyed).
@@ -175,6 +179,10 @@ class H2Exchange extends ExchangeBase implements Exchange {
     stream.on('close', this.clientGone);
     // A reset with an error code destroys the stream with an error; without a listener that would crash.
     stream.on('error', ignore);
+  }
+
+  get query(): string {
+    return queryOf(this.#target);
   }
 
   protected transportClosed(): boolean {
@@ -242,6 +250,10 @@ class H1Exchange extends ExchangeBase implements Exchange {
     res.on('error', ignore);
   }
 
+  get query(): string {
+    return queryOf(this.#req.url ?? '');
+  }
+
   protected transportClosed(): boolean {
     return this.#res.destroyed || this.#socket.destroyed || !this.#socket.writable;
   }
@@ -307,6 +319,12 @@ const COLON = 0x3a;
 function stripQuery(path: string): string {
   const q = path.indexOf('?');
   return q < 0 ? path : path.slice(0, q);
+}
+
+/** Made on demand: only routes that read the query (Azure's api-version) pay for the slice. */
+function queryOf(target: string): string {
+  const q = target.indexOf('?');
+  return q < 0 ? '' : target.slice(q + 1);
 }
 
 function str(v: string | string[] | undefined): string {

@@ -1,10 +1,10 @@
 import type { BatchMember, DecodeBatch } from './batch.js';
 import type { Exchange } from './exchange.js';
+import type { ChoiceResult, ErrorReply, FinishReason, ResponseEncoder } from './formats/format.js';
+import { estimateTokens } from './formats/format.js';
 import { CodeGenerator } from './generator.js';
-import { codeContext } from './prompt.js';
 import type { CompletionRequest } from './request.js';
 import type { SlotLease } from './scheduler.js';
-import { SSE_DONE, type CompletionEncoder, type FinishReason } from './sse.js';
 import type { SimulatorCounters } from './stats.js';
 import { StopMatcher } from './stop.js';
 
@@ -13,28 +13,39 @@ export type GenerationOutcome = 'completed' | 'cancelled' | 'faulted';
 /** Everything one generation needs, decided before it takes its slot. */
 export interface GenerationPlan {
   request: CompletionRequest;
-  encoder: CompletionEncoder;
+  encoder: ResponseEncoder;
+  /** The code the model continues (see codeContext): at most CONTEXT_WINDOW_CHARS. */
+  context: string;
   ttftMs: number;
   tokenMs: number;
-  /** Break the response abruptly once this many tokens were delivered; undefined = never. */
-  closeAfterTokens: number | undefined;
+  /** Inject a fault once this many tokens were delivered; undefined = never. */
+  faultAfterTokens: number | undefined;
+  /**
+   * 'close' breaks the response abruptly (x-sim-close-after); 'error' reports an error in-band and
+   * ends the response cleanly (x-sim-error-after): `errorReply` when nothing was sent yet.
+   */
+  fault: 'close' | 'error';
+  errorReply: ErrorReply | undefined;
   /** False when the client asked the simulator to ignore `stop` (x-sim-ignore-stop). */
   honourStop: boolean;
+  /** Keep the stop sequence at the end of the text (TGI). */
+  keepStop: boolean;
   seed: number;
 }
 
 /** Catch-up work done in one wake before yielding to other connections. */
 const MAX_STEPS_PER_TICK = 64;
-const STREAM_HEADERS = Object.freeze({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
 const JSON_HEADERS = Object.freeze({ 'content-type': 'application/json' });
 
-interface Choice {
-  index: number;
-  generator: CodeGenerator;
-  stop: StopMatcher | undefined;
+/** One choice of a generation; the encoder reads it as a ChoiceResult when the choice ends. */
+interface Choice extends ChoiceResult {
+  readonly generator: CodeGenerator;
+  readonly stop: StopMatcher | undefined;
   text: string;
   tokens: number;
-  finish: FinishReason | undefined;
+  done: boolean;
+  finishReason: FinishReason;
+  stopWord: string;
 }
 
 /**
@@ -89,9 +100,7 @@ class Generation implements BatchMember {
     this.#counters = counters;
     this.#batch = batch;
     this.#resolve = resolve;
-    const { request } = plan;
-    // The prompt is analysed once per request; each generator then works from that context.
-    const context = codeContext(request.prompt);
+    const { request, context } = plan;
     const stops = plan.honourStop && request.stop.length > 0 ? request.stop : undefined;
     this.#choices = Array.from({ length: request.n }, (_, index) => ({
       index,
@@ -101,10 +110,12 @@ class Generation implements BatchMember {
         choiceIndex: index,
         temperature: request.temperature,
       }),
-      stop: stops === undefined ? undefined : new StopMatcher(stops),
+      stop: stops === undefined ? undefined : new StopMatcher(stops, plan.keepStop),
       text: '',
       tokens: 0,
-      finish: undefined,
+      done: false,
+      finishReason: 'length',
+      stopWord: '',
     }));
     this.#unfinished = request.n;
   }
@@ -116,21 +127,20 @@ class Generation implements BatchMember {
       return;
     }
     this.#stopWatchingClient = ex.onGone(() => this.#settle('cancelled'));
-    if (this.#plan.request.stream) ex.startStream(200, STREAM_HEADERS);
+    if (this.#plan.request.stream) ex.startStream(200, this.#plan.encoder.streamHeaders);
     this.dueAt = this.#dueAt(0);
     this.#batch.add(this);
   }
 
   /** Called by the batch when the next step is due, and on drain. */
   advance(): void {
-    const { closeAfterTokens } = this.#plan;
+    const { faultAfterTokens } = this.#plan;
     // Steps caught up in one go leave in one write: the same bytes, one write request and one DATA
     // frame instead of one per step (a late wake is common on a busy machine).
     let events = '';
     for (let budget = MAX_STEPS_PER_TICK; budget > 0; budget--) {
-      if (closeAfterTokens !== undefined && this.#delivered >= closeAfterTokens) {
-        if (events.length > 0) this.#ex.write(events);
-        this.#injectAbort();
+      if (faultAfterTokens !== undefined && this.#delivered >= faultAfterTokens) {
+        this.#injectFault(events);
         return;
       }
       events += this.#decode();
@@ -151,7 +161,7 @@ class Generation implements BatchMember {
   }
 
   /**
-   * One decode step: a token for every unfinished choice. Returns the SSE events it produced, all
+   * One decode step: a token for every unfinished choice. Returns the events it produced, all
    * choices in one string, so a step costs one write however many choices there are.
    */
   #decode(): string {
@@ -159,7 +169,7 @@ class Generation implements BatchMember {
     const counters = this.#counters;
     let events = '';
     for (const c of this.#choices) {
-      if (c.finish !== undefined) continue;
+      if (c.done) continue;
       let text = '';
       let finish: FinishReason | undefined;
       if (c.tokens < request.maxTokens) {
@@ -178,7 +188,10 @@ class Generation implements BatchMember {
         } else {
           const out = c.stop.push(token);
           text = out.text;
-          if (out.stopped) finish = 'stop';
+          if (out.stopped) {
+            finish = 'stop';
+            c.stopWord = c.stop.matched;
+          }
         }
       }
       if (finish === undefined && c.tokens >= request.maxTokens) {
@@ -186,21 +199,22 @@ class Generation implements BatchMember {
         text += c.stop?.flush() ?? '';
       }
       if (finish !== undefined) {
-        c.finish = finish;
+        c.done = true;
+        c.finishReason = finish;
         this.#unfinished--;
       }
       if (!request.stream) {
         c.text += text;
         continue;
       }
-      if (text.length > 0) events += encoder.chunk(c.index, text);
-      if (finish !== undefined) events += encoder.finish(c.index, finish);
+      if (finish !== undefined) events += encoder.finish(c, text);
+      else if (text.length > 0) events += encoder.chunk(c.index, text);
     }
     this.#step++;
     return events;
   }
 
-  /** Every choice finished: the last step's events and [DONE] go out with the end of the stream. */
+  /** Every choice finished: the last step's events and the end of stream go out with the end of the response. */
   #finish(events: string): void {
     const ex = this.#ex;
     if (ex.isClosed()) {
@@ -209,16 +223,15 @@ class Generation implements BatchMember {
     }
     const { request, encoder } = this.#plan;
     if (request.stream) {
-      ex.end(events + SSE_DONE);
+      ex.end(events + encoder.end());
     } else {
       let completionTokens = 0;
       for (const c of this.#choices) completionTokens += c.tokens;
-      const body = encoder.json(
-        this.#choices.map((c) => ({ text: c.text, finishReason: c.finish ?? 'length' })),
-        estimateTokens(request.prompt),
-        completionTokens,
+      ex.respond(
+        200,
+        JSON_HEADERS,
+        encoder.body(this.#choices, estimateTokens(request.prompt), completionTokens),
       );
-      ex.respond(200, JSON_HEADERS, body);
     }
     this.#settle('completed');
   }
@@ -234,6 +247,27 @@ class Generation implements BatchMember {
       this.advance(); // catch up on the steps that fell due meanwhile
       this.#batch.wakeBy(this.dueAt);
     });
+  }
+
+  /** x-sim-close-after / x-sim-error-after: the promised tokens are out (or pending in `events`). */
+  #injectFault(events: string): void {
+    const ex = this.#ex;
+    if (this.#plan.fault === 'close') {
+      if (events.length > 0) ex.write(events);
+      this.#injectAbort();
+      return;
+    }
+    const { request, encoder, errorReply, faultAfterTokens } = this.#plan;
+    const message = `Simulated generation failure after ${faultAfterTokens} tokens (x-sim-error-after).`;
+    if (ex.isClosed()) this.#settle('cancelled');
+    else if (request.stream) {
+      ex.end(events + encoder.streamError(message));
+      this.#settle('faulted');
+    } else {
+      const reply = errorReply ?? { status: 500, body: '' };
+      ex.respond(reply.status, reply.body === '' ? {} : JSON_HEADERS, reply.body);
+      this.#settle('faulted');
+    }
   }
 
   /** x-sim-close-after: break the response once the promised tokens are out. */
@@ -264,9 +298,4 @@ class Generation implements BatchMember {
     this.#lease.release();
     this.#resolve(outcome);
   }
-}
-
-/** A rough prompt token count for `usage` (about four characters per token for code). */
-function estimateTokens(text: string): number {
-  return Math.ceil(text.length / 4);
 }

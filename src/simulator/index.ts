@@ -8,3 +8,5 @@ export {
 } from './options.js';
 export type { SimulatorStats } from './stats.js';
 export type { RecordedRequest } from './completion.js';
+export type { WireFormat, ResponseEncoder } from './formats/format.js';
+export type { FimTemplateName } from './prompt.js';

@@ -21,6 +21,10 @@ export interface SimulatorOptions {
   prefixChars: number;
   /** Time to first token when the prompt's prefix is cached (prefill mostly skipped); default ttftMs. */
   cachedTtftMs?: number;
+  /** A key every completion request must present (as its format does: Bearer, or Azure's api-key); '' = none. */
+  apiKey: string;
+  /** vLLM's strictness on /v1/completions: a `suffix` is refused with 400, errors are vLLM's. */
+  rejectSuffix: boolean;
 }
 
 export const SIMULATOR_DEFAULTS: SimulatorOptions = Object.freeze({
@@ -34,6 +38,8 @@ export const SIMULATOR_DEFAULTS: SimulatorOptions = Object.freeze({
   prefixCacheEntries: 1024,
   // What the gateway's cache affinity keys on by default (routing.affinity.promptChars).
   prefixChars: 256,
+  apiKey: '',
+  rejectSuffix: false,
 });
 
 /** Options after validation: every field present, frozen. */
@@ -70,6 +76,8 @@ export function resolveSimulatorOptions(partial: Partial<SimulatorOptions> = {})
   check('prefixCacheEntries', int(merged.prefixCacheEntries, 0), 'an integer >= 0');
   check('prefixChars', int(merged.prefixChars, 1), 'an integer >= 1');
   check('cachedTtftMs', ms(merged.cachedTtftMs), 'a finite number >= 0');
+  check('apiKey', typeof merged.apiKey === 'string', 'a string');
+  check('rejectSuffix', typeof merged.rejectSuffix === 'boolean', 'a boolean');
   if (problems.length > 0) throw new RangeError(`invalid simulator options: ${problems.join('; ')}`);
   return Object.freeze(merged);
 }

@@ -1,3 +1,4 @@
+import type { FimTemplateName } from './prompt.js';
 import type { SchedulerGauges } from './scheduler.js';
 
 /** Counters a test or benchmark reads to see what the simulated GPU actually did. */
@@ -28,9 +29,17 @@ export interface SimulatorStats {
   prefix_cache_hits: number;
   /** Generations whose prompt prefix was not cached (it is now); 0 with the cache disabled. */
   prefix_cache_misses: number;
+  /**
+   * Valid requests whose prompt was built from a FIM template, by template. Present only once one
+   * was seen since start or the last reset, so readers of the fields above see the same object.
+   */
+  fim_templates?: Partial<Record<FimTemplateName, number>>;
 }
 
-type CounterName = Exclude<keyof SimulatorStats, 'active' | 'queued' | 'peak_active' | 'peak_queued'>;
+type CounterName = Exclude<
+  keyof SimulatorStats,
+  'active' | 'queued' | 'peak_active' | 'peak_queued' | 'fim_templates'
+>;
 
 /** The monotonic counters; `active`/`queued` and their peaks are gauges owned by the scheduler. */
 export class SimulatorCounters {
@@ -43,15 +52,22 @@ export class SimulatorCounters {
   errors = 0;
   prefix_cache_hits = 0;
   prefix_cache_misses = 0;
+  #fimTemplates: Partial<Record<FimTemplateName, number>> | undefined;
+
+  countFimTemplate(name: FimTemplateName): void {
+    const counts = (this.#fimTemplates ??= {});
+    counts[name] = (counts[name] ?? 0) + 1;
+  }
 
   /** Zeroes the counters (gauges are live values and are not touched). */
   reset(): void {
     for (const key of COUNTERS) this[key] = 0;
+    this.#fimTemplates = undefined;
   }
 
   /** A plain copy combined with the scheduler's gauges. */
   snapshot(gauges: SchedulerGauges): SimulatorStats {
-    return {
+    const stats: SimulatorStats = {
       requests: this.requests,
       completed: this.completed,
       cancelled: this.cancelled,
@@ -66,6 +82,8 @@ export class SimulatorCounters {
       prefix_cache_hits: this.prefix_cache_hits,
       prefix_cache_misses: this.prefix_cache_misses,
     };
+    if (this.#fimTemplates !== undefined) stats.fim_templates = { ...this.#fimTemplates };
+    return stats;
   }
 }
 

@@ -7,10 +7,12 @@
  */
 export class IndentTrimmer {
   #indent: number | undefined;
-  /** Text of the line being received, not yet known to be kept. */
-  #line = '';
-  /** False until the first newline: the rest of the current line is always kept. */
-  #pastFirstLine = false;
+  /** 'first': the rest of the current line; 'lead': a new line's newline and blanks; 'content'. */
+  #state: 'first' | 'lead' | 'content' = 'first';
+  /** The held newline(s) and leading blanks of the line whose indentation is not known yet. */
+  #pending = '';
+  /** Blanks since the last newline in #pending. */
+  #lead = 0;
   #stopped = false;
 
   constructor(nextIndent: number | undefined) {
@@ -25,53 +27,49 @@ export class IndentTrimmer {
   push(text: string): string {
     if (this.#stopped) return '';
     let out = '';
-    let start = 0;
-    for (;;) {
-      const nl = text.indexOf('\n', start);
-      const piece = nl === -1 ? text.slice(start) : text.slice(start, nl + 1);
-      if (!this.#pastFirstLine) {
-        out += piece;
-        if (nl !== -1) this.#pastFirstLine = true;
+    let from = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (this.#state !== 'lead') {
+        if (c === 10 /* \n */) {
+          out += text.slice(from, i);
+          this.#state = 'lead';
+          this.#pending = '\n';
+          this.#lead = 0;
+          from = i + 1;
+        }
+        continue;
+      }
+      // Held: a newline, blank lines and leading blanks, until the line's first character.
+      if (c === 10) {
+        this.#pending += '\n';
+        this.#lead = 0;
+      } else if (c === 32 || c === 9 || c === 13) {
+        this.#pending += text[i];
+        if (c !== 13) this.#lead += c === 9 ? 4 : 1;
       } else {
-        this.#line += piece;
-        const decided = this.#decide(nl !== -1);
-        if (decided === 'cut') {
+        if (this.#indent === undefined) this.#indent = this.#lead;
+        else if (this.#lead < this.#indent) {
           this.#stopped = true;
-          this.#line = '';
+          this.#pending = '';
           return out;
         }
-        if (decided === 'keep') {
-          out += this.#line;
-          this.#line = '';
-        }
+        out += this.#pending;
+        this.#pending = '';
+        this.#state = 'content';
+        from = i;
       }
-      if (nl === -1) return out;
-      start = nl + 1;
-      if (start >= text.length) return out;
+      if (this.#state === 'lead') from = i + 1;
     }
+    if (this.#state !== 'lead') out += text.slice(from);
+    return out;
   }
 
-  /** The choice ended upstream: a pending partial line is kept. */
+  /** The choice ended upstream: held trailing whitespace is part of it after all. */
   flush(): string {
-    const line = this.#line;
-    this.#line = '';
-    return this.#stopped ? '' : line;
-  }
-
-  /** Whether the line being received is kept, cut (the block ended), or not known yet. */
-  #decide(complete: boolean): 'keep' | 'cut' | 'wait' {
-    const line = this.#line;
-    let i = 0;
-    while (i < line.length && (line[i] === ' ' || line[i] === '\t')) i++;
-    const blank = i === line.length || line[i] === '\n' || line[i] === '\r';
-    // Until a non-blank character arrives, the indentation is not known.
-    if (blank) return complete ? 'keep' : 'wait';
-    const indent = line.slice(0, i).replace(/\t/g, '    ').length;
-    if (this.#indent === undefined) {
-      this.#indent = indent;
-      return 'keep';
-    }
-    return indent < this.#indent ? 'cut' : 'keep';
+    const held = this.#pending;
+    this.#pending = '';
+    return this.#stopped ? '' : held;
   }
 }
 
@@ -102,13 +100,15 @@ export class IndentScanner {
   }
 
   scan(text: string): number {
-    let lineStart = -1; // index in `text` of the current line's newline, -1 if in an earlier piece
+    // Index in `text` of the first newline of the held run (newlines, blank lines, leading
+    // blanks) before the current line; -1 when the run began in an earlier piece.
+    let runStart = -1;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       if (c === 10 /* \n */) {
+        if (this.#lead === -1 || !this.#pastFirstLine) runStart = i;
         this.#pastFirstLine = true;
         this.#lead = 0;
-        lineStart = i;
         continue;
       }
       if (!this.#pastFirstLine || this.#lead === -1) continue;
@@ -119,7 +119,8 @@ export class IndentScanner {
         const indent = this.#lead;
         this.#lead = -1;
         if (this.#indent === undefined) this.#indent = indent;
-        else if (indent < this.#indent) return Math.max(0, lineStart);
+        else if (indent < this.#indent) return Math.max(0, runStart);
+        runStart = -1;
       }
     }
     return -1;

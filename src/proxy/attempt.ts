@@ -12,6 +12,7 @@ import type { RequestContext } from './context.js';
 import { respondError } from './respond.js';
 import { PassThroughOut, TranscodeOut, type ResponseOut } from './response-out.js';
 import { ScanOut } from './scan-out.js';
+import type { StreamDecoder } from '../protocol/upstream/index.js';
 import {
   isGatewaySide,
   isRetryableError,
@@ -49,6 +50,8 @@ export interface ForwardRequest {
  */
 export class Attempt implements UpstreamHandler {
   control: DispatchControl | undefined;
+  /** One upstream request per choice, when the server answers one choice per request. */
+  private legs: ChoiceLeg[] | undefined;
   /** Set once this attempt's outcome is decided: later callbacks (an error body) are ignored. */
   private done = false;
   private out: ResponseOut | undefined;
@@ -68,36 +71,98 @@ export class Attempt implements UpstreamHandler {
     const d = target.deployment;
     ctx.deployment = d.name;
     if (ctx.signal.aborted) return this.lease.release('neutral');
-    let payload: Buffer;
+    // A server that answers one choice per request gets one request per choice (fan-out).
+    const fanOut = req.n > d.adapter.maxChoices;
+    let payloads: Buffer[];
     try {
-      if (req.n > d.adapter.maxChoices)
+      if (fanOut && d.adapter.maxChoices !== 1)
         throw new GatewayError('GW_INVALID_REQUEST', {
-          detail: `"n" must be at most ${d.adapter.maxChoices} for model ${this.fr.model.name} (its server answers one choice per request).`,
+          detail: `"n" must be at most ${d.adapter.maxChoices} for model ${this.fr.model.name}.`,
         });
-      const passThrough = this.planResponse();
-      payload = d.adapter.body(req, target.upstream, passThrough);
+      const passThrough = this.planResponse(fanOut);
+      if (fanOut) {
+        const one: CompletionRequest = { ...req, n: 1 };
+        this.legs = Array.from({ length: req.n }, (_, i) => new ChoiceLeg(this, i, d.adapter.decoder(one)));
+        payloads = this.legs.map(() => d.adapter.body(one, target.upstream, false));
+      } else payloads = [d.adapter.body(req, target.upstream, passThrough)];
     } catch (err) {
       this.lease.release('neutral'); // the slot must come back whatever went wrong here
       throw err;
     }
     ctx.signal.addEventListener('abort', this.onAbort);
     try {
-      this.control = d.dispatcher.dispatch(
-        {
-          method: 'POST',
-          path: target.path,
-          headers: { ...d.baseHeaders, 'x-request-id': ctx.id },
-          body: payload,
-          signal: ctx.signal,
-        },
-        this,
-      );
+      const dispatch = (body: Buffer, handler: UpstreamHandler): DispatchControl =>
+        d.dispatcher.dispatch(
+          {
+            method: 'POST',
+            path: target.path,
+            headers: { ...d.baseHeaders, 'x-request-id': ctx.id },
+            body,
+            signal: ctx.signal,
+          },
+          handler,
+        );
+      if (this.legs === undefined) this.control = dispatch(payloads[0] as Buffer, this);
+      else {
+        const controls = this.legs.map((leg, i) => dispatch(payloads[i] as Buffer, leg));
+        this.control = {
+          resume: () => controls.forEach((c) => c.resume()),
+          cancel: () => controls.forEach((c) => c.cancel()),
+        };
+      }
     } catch (err) {
       // Transports report failures through the handler; a throw is a bug, but must not keep the slot.
       this.done = true;
       this.finish('neutral', 'dispatch threw');
       throw err;
     }
+  }
+
+  /** Fan-out: one choice's upstream answered. A failure of any one fails the request. */
+  legStart(status: number, headers: ResponseHeaders): void {
+    this.onResponseStart(status, headers);
+    if (this.done) this.control?.cancel();
+  }
+
+  /** Fan-out: bytes of one choice's stream. */
+  legData(leg: ChoiceLeg, chunk: Buffer): boolean {
+    if (this.done) return true;
+    const { ex, ctx } = this.fr;
+    if (ctx.chunks === 0) this.lease.firstByte();
+    ctx.chunks++;
+    let ok: boolean;
+    try {
+      ok = (this.out as TranscodeOut).legData(leg.index, leg.decoder, chunk);
+    } catch (err) {
+      this.failMidStream(err);
+      return true;
+    }
+    if (!ok) ex.onDrain(this.resume);
+    return ok;
+  }
+
+  /** Fan-out: one choice's stream ended; the request ends with the last one. */
+  legEnd(leg: ChoiceLeg): void {
+    if (this.done) return;
+    leg.ended = true;
+    const last = (this.legs ?? []).every((l) => l.ended);
+    try {
+      (this.out as TranscodeOut).legEnd(leg.index, leg.decoder, last);
+    } catch (err) {
+      this.failMidStream(err);
+      return;
+    }
+    if (!last || this.done) return;
+    this.done = true;
+    this.finish('success', '');
+    this.fr.ctx.finish(200, 'ok');
+  }
+
+  /** Fan-out: one choice's stream failed: the others are cancelled. */
+  legError(err: GatewayError): void {
+    if (this.done) return;
+    this.control?.cancel();
+    this.onResponseError(err);
   }
 
   /**
@@ -107,7 +172,7 @@ export class Attempt implements UpstreamHandler {
    * sequences or Copilot's indentation trimming, untouched but watched (ScanOut, OpenAI
    * completions). Otherwise the stream is decoded and re-encoded (TranscodeOut).
    */
-  private planResponse(): boolean {
+  private planResponse(fanOut: boolean): boolean {
     const { ex, ctx, req, protocol, model } = this.fr;
     const d = this.lease.target.deployment;
     const trim = d.enforceStop ? indentTrimOf(req.extra) : undefined;
@@ -115,7 +180,7 @@ export class Attempt implements UpstreamHandler {
       d.adapter.needsFimTemplate && req.suffix !== undefined ? (d.fimTemplate?.stop ?? []) : [];
     const own = d.enforceStop ? req.stop : [];
     const stop = fimStops.length === 0 ? own : [...own, ...fimStops];
-    const sameFormat = protocol.responseFormat === d.adapter.responseFormat && req.stream;
+    const sameFormat = protocol.responseFormat === d.adapter.responseFormat && req.stream && !fanOut;
     if (sameFormat && stop.length === 0 && trim === undefined) {
       this.out = new PassThroughOut(ex, ctx, 'text/event-stream');
       return true;
@@ -280,5 +345,32 @@ export class Attempt implements UpstreamHandler {
       }
     });
     return true;
+  }
+}
+
+/** Fan-out: the handler of one choice's upstream request, passing everything to its Attempt. */
+class ChoiceLeg implements UpstreamHandler {
+  ended = false;
+
+  constructor(
+    private readonly attempt: Attempt,
+    readonly index: number,
+    readonly decoder: StreamDecoder,
+  ) {}
+
+  onResponseStart(status: number, headers: ResponseHeaders): void {
+    this.attempt.legStart(status, headers);
+  }
+
+  onResponseData(chunk: Buffer): boolean {
+    return this.attempt.legData(this, chunk);
+  }
+
+  onResponseEnd(): void {
+    this.attempt.legEnd(this);
+  }
+
+  onResponseError(err: GatewayError): void {
+    this.attempt.legError(err);
   }
 }

@@ -57,6 +57,7 @@ interface ChoiceState {
 
 /** What a TranscodeOut needs besides the exchange. */
 export interface TranscodePlan {
+  /** The upstream stream's decoder; with one stream per choice (fan-out) each leg brings its own. */
   readonly decoder: StreamDecoder;
   readonly encoder: ClientEncoder;
   readonly choices: number;
@@ -102,6 +103,37 @@ export class TranscodeOut implements ResponseOut {
   data(chunk: Buffer): boolean {
     if (this.#ended) return true;
     this.plan.decoder.push(chunk, this.#onEvent);
+    return this.#settle();
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.plan.decoder.end(this.#onEvent);
+    this.#finishAll();
+  }
+
+  /**
+   * Fan-out: bytes of the upstream stream that carries only choice `index` (its events say index
+   * 0), read with that stream's own decoder.
+   */
+  legData(index: number, decoder: StreamDecoder, chunk: Buffer): boolean {
+    if (this.#ended) return true;
+    // Each leg's usage covers one choice only: left out rather than reported as the whole.
+    decoder.push(chunk, (e) => e.type !== 'usage' && this.#event({ ...e, index }));
+    return this.#settle();
+  }
+
+  /** Fan-out: choice `index`'s stream ended; the response ends when every leg has. */
+  legEnd(index: number, decoder: StreamDecoder, last: boolean): void {
+    if (this.#ended) return;
+    decoder.end((e) => e.type !== 'usage' && this.#event({ ...e, index }));
+    this.#finishChoice(index, 'stop');
+    if (last) this.#finishAll();
+    else this.#settle();
+  }
+
+  /** Writes what the input produced; ends the response at once when every choice stopped here. */
+  #settle(): boolean {
     if (this.#open === 0 && this.#stoppedHere) {
       this.#finishResponse();
       this.plan.onAllStopped();
@@ -110,9 +142,7 @@ export class TranscodeOut implements ResponseOut {
     return this.#flush();
   }
 
-  end(): void {
-    if (this.#ended) return;
-    this.plan.decoder.end(this.#onEvent);
+  #finishAll(): void {
     // An upstream that ended without finishing a choice: what it sent is the whole choice.
     for (let i = 0; i < this.#choices.length; i++) this.#finishChoice(i, 'stop');
     this.#finishResponse();

@@ -2,12 +2,14 @@ import type { AdapterName, UpstreamAdapter } from './adapter.js';
 import { azureOpenaiAdapter } from './azure-openai.js';
 import { copilotAdapter } from './copilot.js';
 import { openaiAdapter } from './openai.js';
+import { vllmAdapter } from './vllm.js';
 
 /** Every upstream adapter by its config name. Adding a format: one file and one line here. */
 export const UPSTREAM_ADAPTERS: Readonly<Partial<Record<AdapterName, UpstreamAdapter>>> = {
   openai: openaiAdapter,
   copilot: copilotAdapter,
   'azure-openai': azureOpenaiAdapter,
+  vllm: vllmAdapter,
 };
 
 /** The adapter a deployment names; the schema only lets known names through. */

@@ -1,6 +1,7 @@
 import type { AdapterName, UpstreamAdapter } from './adapter.js';
 import { azureOpenaiAdapter } from './azure-openai.js';
 import { copilotAdapter } from './copilot.js';
+import { llamacppAdapter } from './llamacpp.js';
 import { openaiAdapter } from './openai.js';
 import { vllmAdapter } from './vllm.js';
 
@@ -10,6 +11,7 @@ export const UPSTREAM_ADAPTERS: Readonly<Partial<Record<AdapterName, UpstreamAda
   copilot: copilotAdapter,
   'azure-openai': azureOpenaiAdapter,
   vllm: vllmAdapter,
+  llamacpp: llamacppAdapter,
 };
 
 /** The adapter a deployment names; the schema only lets known names through. */

@@ -2,6 +2,7 @@ import type { AdapterName, UpstreamAdapter } from './adapter.js';
 import { azureOpenaiAdapter } from './azure-openai.js';
 import { copilotAdapter } from './copilot.js';
 import { llamacppAdapter } from './llamacpp.js';
+import { ollamaAdapter } from './ollama.js';
 import { openaiAdapter } from './openai.js';
 import { vllmAdapter } from './vllm.js';
 
@@ -12,6 +13,7 @@ export const UPSTREAM_ADAPTERS: Readonly<Partial<Record<AdapterName, UpstreamAda
   'azure-openai': azureOpenaiAdapter,
   vllm: vllmAdapter,
   llamacpp: llamacppAdapter,
+  ollama: ollamaAdapter,
 };
 
 /** The adapter a deployment names; the schema only lets known names through. */

@@ -4,6 +4,7 @@ import { copilotAdapter } from './copilot.js';
 import { llamacppAdapter } from './llamacpp.js';
 import { ollamaAdapter } from './ollama.js';
 import { openaiAdapter } from './openai.js';
+import { tgiAdapter } from './tgi.js';
 import { vllmAdapter } from './vllm.js';
 
 /** Every upstream adapter by its config name. Adding a format: one file and one line here. */
@@ -14,6 +15,7 @@ export const UPSTREAM_ADAPTERS: Readonly<Partial<Record<AdapterName, UpstreamAda
   vllm: vllmAdapter,
   llamacpp: llamacppAdapter,
   ollama: ollamaAdapter,
+  tgi: tgiAdapter,
 };
 
 /** The adapter a deployment names; the schema only lets known names through. */

@@ -16,7 +16,7 @@ export const vllmAdapter: UpstreamAdapter = {
   responseFormat: 'openai-completions',
   maxChoices: 16,
   needsFimTemplate: true,
-  path: openaiAdapter.path,
+  path: (t) => openaiAdapter.path(t),
   body(req, t, passThrough) {
     const fim = fimPrompt(req, t);
     if (fim === undefined) return completionsBody(req, t, passThrough, { model: true });

@@ -25,35 +25,47 @@ export class StopFilter {
   push(text: string): string {
     if (this.#stopped) return '';
     const s = this.#held.length === 0 ? text : this.#held + text;
-    let cut = -1;
-    for (const stop of this.#stops) {
-      const i = s.indexOf(stop);
-      if (i !== -1 && (cut === -1 || i < cut)) cut = i;
-    }
-    if (cut !== -1) {
+    const match = this.#firstMatch(s);
+    // A stop that may still complete, starting before the match, would be the earlier one: wait.
+    const open = this.#firstOpenStart(s);
+    if (match !== -1 && (open === -1 || match <= open)) {
       this.#stopped = true;
       this.#held = '';
-      return s.slice(0, cut);
+      return s.slice(0, match);
     }
-    const keep = this.#partialMatchAtEnd(s);
-    this.#held = keep === 0 ? '' : s.slice(s.length - keep);
-    return keep === 0 ? s : s.slice(0, s.length - keep);
+    const keep = open === -1 ? s.length : open;
+    this.#held = s.slice(keep);
+    return s.slice(0, keep);
   }
 
-  /** The choice ended upstream: text held back was not a stop after all. */
+  /** The choice ended upstream: held text is sent, up to a stop it may contain. */
   flush(): string {
     const held = this.#held;
     this.#held = '';
-    return this.#stopped ? '' : held;
+    if (this.#stopped) return '';
+    const match = this.#firstMatch(held);
+    if (match === -1) return held;
+    this.#stopped = true;
+    return held.slice(0, match);
   }
 
-  /** Length of the longest end of `s` that begins some stop sequence. */
-  #partialMatchAtEnd(s: string): number {
-    for (let k = Math.min(this.#maxHold, s.length); k > 0; k--) {
-      const tail = s.slice(s.length - k);
-      for (const stop of this.#stops) if (stop.length > k && stop.startsWith(tail)) return k;
+  /** Where the earliest complete stop sequence in `s` begins, or -1. */
+  #firstMatch(s: string): number {
+    let at = -1;
+    for (const stop of this.#stops) {
+      const i = s.indexOf(stop);
+      if (i !== -1 && (at === -1 || i < at)) at = i;
     }
-    return 0;
+    return at;
+  }
+
+  /** Where the earliest end of `s` that begins some stop sequence (and is shorter than it) starts, or -1. */
+  #firstOpenStart(s: string): number {
+    for (let j = Math.max(0, s.length - this.#maxHold); j < s.length; j++) {
+      const tail = s.slice(j);
+      for (const stop of this.#stops) if (stop.length > tail.length && stop.startsWith(tail)) return j;
+    }
+    return -1;
   }
 }
 

@@ -178,7 +178,7 @@ export class Attempt implements UpstreamHandler {
     const trim = d.enforceStop ? indentTrimOf(req.extra) : undefined;
     const fimStops =
       d.adapter.needsFimTemplate && req.suffix !== undefined ? (d.fimTemplate?.stop ?? []) : [];
-    const own = d.enforceStop ? req.stop : [];
+    const own = d.enforceStop || d.adapter.keepsStopSequence === true ? req.stop : [];
     const stop = fimStops.length === 0 ? own : [...own, ...fimStops];
     const sameFormat = protocol.responseFormat === d.adapter.responseFormat && req.stream && !fanOut;
     if (sameFormat && stop.length === 0 && trim === undefined) {

@@ -3,6 +3,7 @@ import type { CompletionEvent } from '../protocol/model.js';
 import { StopFilter } from '../protocol/stop.js';
 import { IndentTrimmer } from '../protocol/trim.js';
 import type { StreamDecoder } from '../protocol/upstream/adapter.js';
+import { inBandError } from '../protocol/upstream/openai.js';
 import type { ClientExchange } from '../server/exchange.js';
 import type { RequestContext } from './context.js';
 
@@ -34,6 +35,9 @@ export class PassThroughOut implements ResponseOut {
   ) {}
 
   data(chunk: Buffer): boolean {
+    // An error the server reports inside its stream may echo the prompt: the client gets the
+    // gateway's own error instead (Attempt catches the throw). Found with one native search.
+    if (chunk.indexOf(ERROR_KEY) !== -1 && carriesError(chunk)) throw inBandError(undefined);
     if (!this.#started) {
       this.#started = true;
       startResponse(this.ex, this.ctx, this.contentType);
@@ -46,6 +50,26 @@ export class PassThroughOut implements ResponseOut {
     if (!this.#started) startResponse(this.ex, this.ctx, this.contentType);
     this.ex.end();
   }
+}
+
+const ERROR_KEY = Buffer.from('"error":');
+
+/**
+ * True when an SSE event in `chunk` is a JSON object with a top-level `error` (the key can also
+ * be a top-logprobs token, so the event is parsed to be sure).
+ */
+function carriesError(chunk: Buffer): boolean {
+  for (const event of chunk.toString('utf8').split(/\r?\n\r?\n/)) {
+    const data = event.replace(/^data: ?/m, '');
+    if (!data.includes('"error":')) continue;
+    try {
+      const v = JSON.parse(data) as unknown;
+      if (typeof v === 'object' && v !== null && Object.hasOwn(v, 'error')) return true;
+    } catch {
+      // a partial or non-JSON event: not an error we can recognise
+    }
+  }
+  return false;
 }
 
 /** Per choice: the gateway's stop and indentation filters, and whether the choice is over. */
@@ -171,7 +195,7 @@ export class TranscodeOut implements ResponseOut {
     let rest = c.stop?.flush() ?? '';
     if (c.trim !== undefined) rest = c.trim.push(rest) + c.trim.flush();
     if (rest.length > 0) this.#emit({ type: 'text', index, text: rest });
-    this.#close(index, c.trim?.stopped === true ? 'stop' : reason);
+    this.#close(index, c.stop?.stopped === true || c.trim?.stopped === true ? 'stop' : reason);
   }
 
   #close(index: number, reason: 'stop' | 'length'): void {

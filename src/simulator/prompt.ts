@@ -2,14 +2,14 @@
 export const CONTEXT_WINDOW_CHARS = 8 * 1024;
 
 /** The fill-in-the-middle prompt templates gateways build for servers that take no `suffix` (vLLM). */
-export type FimTemplateName = 'starcoder' | 'qwen' | 'codellama' | 'deepseek' | 'codestral';
+export type FimTemplateName = 'starcoder' | 'qwen2.5-coder' | 'codellama' | 'deepseek-coder' | 'codestral';
 
 /** Layouts where the prefix comes first and the prompt ends with the "middle" marker (PSM). */
 const PSM_TEMPLATES: readonly { name: FimTemplateName; prefix: string; suffix: string; middle: string }[] = [
   { name: 'starcoder', prefix: '<fim_prefix>', suffix: '<fim_suffix>', middle: '<fim_middle>' }, // + SantaCoder
-  { name: 'qwen', prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>' }, // Qwen2.5-Coder
+  { name: 'qwen2.5-coder', prefix: '<|fim_prefix|>', suffix: '<|fim_suffix|>', middle: '<|fim_middle|>' }, // Qwen2.5-Coder
   { name: 'codellama', prefix: '<PRE> ', suffix: ' <SUF>', middle: ' <MID>' },
-  { name: 'deepseek', prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>' }, // DeepSeek-Coder
+  { name: 'deepseek-coder', prefix: '<｜fim▁begin｜>', suffix: '<｜fim▁hole｜>', middle: '<｜fim▁end｜>' }, // DeepSeek-Coder
 ];
 /** Codestral puts the suffix first: `[SUFFIX]{s}[PREFIX]{p}`. */
 const CODESTRAL_SUFFIX = '[SUFFIX]';

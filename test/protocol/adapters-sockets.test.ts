@@ -79,7 +79,7 @@ const ROWS: Row[] = [
     sameFormat: true,
     sim: { rejectSuffix: true },
     deployment: { fimTemplate: 'qwen2.5-coder' },
-    simTemplate: 'qwen',
+    simTemplate: 'qwen2.5-coder',
     wire(seen) {
       const b = body(seen);
       assert.equal(seen.path, '/v1/completions');

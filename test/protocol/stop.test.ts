@@ -36,6 +36,11 @@ describe('StopFilter (exact)', () => {
     assert.equal(f.push('\n'), '');
     assert.equal(f.flush(), '\n');
   });
+  it('a longer stop that starts earlier and is still incomplete wins over a shorter complete one', () => {
+    // Found by the property test below: " " is complete in "é " but "é \n" began first.
+    assert.deepEqual(filtered([' ', 'é \n'], ['é ', '\n']), { text: '', stopped: true });
+    assert.deepEqual(filtered([' ', 'é \n'], ['é ', 'x']), { text: 'é', stopped: true });
+  });
   it('the earliest of several stops wins; empty stops are ignored', () => {
     assert.deepEqual(filtered(['xyz', 'b', ''], ['aaxyzb']), { text: 'aa', stopped: true });
   });

@@ -9,9 +9,9 @@ import { h1Request, PATTERN_PROMPT } from './helpers.js';
 const SUFFIX = '\nconst y = 0;\n';
 const TEMPLATES = {
   starcoder: `<fim_prefix>${PATTERN_PROMPT}<fim_suffix>${SUFFIX}<fim_middle>`,
-  qwen: `<|fim_prefix|>${PATTERN_PROMPT}<|fim_suffix|>${SUFFIX}<|fim_middle|>`,
+  'qwen2.5-coder': `<|fim_prefix|>${PATTERN_PROMPT}<|fim_suffix|>${SUFFIX}<|fim_middle|>`,
   codellama: `<PRE> ${PATTERN_PROMPT} <SUF>${SUFFIX} <MID>`,
-  deepseek: `<｜fim▁begin｜>${PATTERN_PROMPT}<｜fim▁hole｜>${SUFFIX}<｜fim▁end｜>`,
+  'deepseek-coder': `<｜fim▁begin｜>${PATTERN_PROMPT}<｜fim▁hole｜>${SUFFIX}<｜fim▁end｜>`,
   codestral: `[SUFFIX]${SUFFIX}[PREFIX]${PATTERN_PROMPT}`,
 } as const;
 
@@ -47,7 +47,13 @@ describe('FIM templates over the wire', () => {
     const stats = JSON.parse((await h1Request(sim.url, { method: 'GET', path: '/stats' })).body) as {
       fim_templates?: Record<string, number>;
     };
-    assert.deepEqual(stats.fim_templates, { starcoder: 1, qwen: 1, codellama: 1, deepseek: 1, codestral: 1 });
+    assert.deepEqual(stats.fim_templates, {
+      starcoder: 1,
+      'qwen2.5-coder': 1,
+      codellama: 1,
+      'deepseek-coder': 1,
+      codestral: 1,
+    });
     sim.resetStats();
     assert.equal(sim.stats().fim_templates, undefined, 'a reset clears them');
   });
@@ -56,7 +62,7 @@ describe('FIM templates over the wire', () => {
     sim.resetStats();
     await h1Request(sim.url, {
       path: '/generate',
-      body: { inputs: TEMPLATES.qwen, parameters: { max_new_tokens: 2 } },
+      body: { inputs: TEMPLATES['qwen2.5-coder'], parameters: { max_new_tokens: 2 } },
     });
     await h1Request(sim.url, {
       path: '/api/generate',
@@ -70,9 +76,9 @@ describe('FIM templates over the wire', () => {
     });
     const refused = await h1Request(sim.url, {
       path: '/v1/completions',
-      body: { prompt: TEMPLATES.deepseek, suffix: SUFFIX },
+      body: { prompt: TEMPLATES['deepseek-coder'], suffix: SUFFIX },
     });
     assert.equal(refused.status, 400);
-    assert.deepEqual(sim.stats().fim_templates, { qwen: 1, starcoder: 1 });
+    assert.deepEqual(sim.stats().fim_templates, { 'qwen2.5-coder': 1, starcoder: 1 });
   });
 });

@@ -38,6 +38,11 @@ export interface UpstreamAdapter {
   readonly maxChoices: number;
   /** Servers that need a FIM template to complete in the middle (they cannot take `suffix`). */
   readonly needsFimTemplate: boolean;
+  /**
+   * The server ends a choice at a stop sequence but leaves the stop in the text (TGI): the
+   * gateway removes it even when the deployment trusts the server's stop handling.
+   */
+  readonly keepsStopSequence?: true;
   /** The path (and query) a completion is POSTed to. */
   path(target: UpstreamTarget): string;
   /**

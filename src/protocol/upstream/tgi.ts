@@ -18,6 +18,7 @@ export const tgiAdapter: UpstreamAdapter = {
   responseFormat: 'tgi',
   maxChoices: 1,
   needsFimTemplate: true,
+  keepsStopSequence: true,
   path: (t) => `${t.basePath}/generate_stream`,
   body: (req, t) => Buffer.from(JSON.stringify(generateBody(req, t))),
   decoder: () => new TgiDecoder(),

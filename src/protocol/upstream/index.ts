@@ -1,4 +1,5 @@
 import type { AdapterName, UpstreamAdapter } from './adapter.js';
+import { codestralAdapter } from './codestral.js';
 import { copilotAdapter } from './copilot.js';
 import { openaiAdapter } from './openai.js';
 
@@ -6,6 +7,7 @@ import { openaiAdapter } from './openai.js';
 export const UPSTREAM_ADAPTERS: Readonly<Partial<Record<AdapterName, UpstreamAdapter>>> = {
   openai: openaiAdapter,
   copilot: copilotAdapter,
+  codestral: codestralAdapter,
 };
 
 /** The adapter a deployment names; the schema only lets known names through. */

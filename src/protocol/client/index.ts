@@ -10,6 +10,9 @@ export const CLIENT_PROTOCOLS: Readonly<Partial<Record<ClientProtocolName, Clien
   codestral: codestralProtocol,
 };
 
+/** Tabby's protocol routes to a configured model, so each gateway builds its own from its settings. */
+export { openaiOrTabby, tabbyProtocol, type TabbySettings } from './tabby.js';
+
 export type {
   ClientEncoder,
   ClientProtocol,

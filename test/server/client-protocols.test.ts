@@ -371,3 +371,82 @@ describe('Tabby: the configured model, and bearer auth on its routes', () => {
     }
   });
 });
+
+// The table in docs/protocols.md: every client protocol through each of these adapters, one
+// request each, checked in the client's own format and on the upstream's own route.
+describe('every client protocol × the openai, copilot and codestral adapters', () => {
+  type Client = 'copilot' | 'openai' | 'codestral' | 'tabby';
+  const requests: Record<Client, { path: string; body: Record<string, unknown> }> = {
+    copilot: {
+      path: '/v1/engines/m/completions',
+      body: {
+        prompt: PROMPT,
+        suffix: '',
+        max_tokens: 6,
+        n: 1,
+        stop: ['\n\n\n'],
+        stream: true,
+        extra: { language: 'javascript' },
+      },
+    },
+    openai: { path: '/v1/completions', body: { model: 'm', prompt: PROMPT, max_tokens: 6, stream: true } },
+    codestral: { path: FIM, body: { model: 'm', prompt: PROMPT, suffix: '\n', max_tokens: 6, stream: true } },
+    tabby: {
+      path: '/v1/completions',
+      body: { language: 'javascript', segments: { prefix: PROMPT, suffix: '\n' } },
+    },
+  };
+
+  /** The completion text, read the way each client reads its answer. */
+  function textOf(client: Client, res: Received): string {
+    assert.equal(res.status, 200, res.body);
+    if (client === 'tabby')
+      return (JSON.parse(res.body) as { choices: { text: string }[] }).choices[0]?.text ?? '';
+    if (client === 'codestral') return fimText(fimChunks(res));
+    const events = sseEvents(res.body);
+    assert.equal(events.at(-1), '[DONE]');
+    const chunks = events.slice(0, -1) as {
+      object: string;
+      choices: { text: string; finish_reason: string | null }[];
+    }[];
+    assert.ok(chunks.every((c) => c.object === 'text_completion'));
+    assert.ok(
+      chunks.some((c) => c.choices[0]?.finish_reason !== null),
+      'a finish reason',
+    );
+    return chunks.map((c) => c.choices[0]?.text ?? '').join('');
+  }
+
+  const upstreamPath = {
+    openai: '/v1/completions',
+    copilot: '/v1/engines/m/completions',
+    codestral: FIM,
+  } as const;
+  let sim: Simulator;
+  before(async () => {
+    sim = await startSimulator({ ttftMs: 2, tokenMs: 1, slots: 16, maxTokens: 16 });
+  });
+  after(async () => {
+    await sim.close();
+  });
+
+  for (const adapter of ['openai', 'copilot', 'codestral'] as const) {
+    it(`${adapter} adapter: Copilot, OpenAI, Codestral and Tabby clients each get a completion`, async () => {
+      const gw = await gatewayFor({
+        deployments: [{ name: 'up', url: `h2c://127.0.0.1:${sim.port}`, adapter }],
+        models: [{ name: 'm', deployments: ['up'] }],
+        protocols: { tabby: { model: 'm' } },
+      });
+      try {
+        for (const client of ['copilot', 'openai', 'codestral', 'tabby'] as const) {
+          const { path, body } = requests[client];
+          const res = await h1request(gw.urls[0] as string, path, JSON.stringify(body));
+          assert.ok(textOf(client, res).length > 0, `${client} → ${adapter}: ${res.body}`);
+          assert.equal(sim.lastRequest()?.path, upstreamPath[adapter], `${client} → ${adapter}`);
+        }
+      } finally {
+        await gw.close(100);
+      }
+    });
+  }
+});

@@ -250,6 +250,21 @@ export const RoutingConfig = z.strictObject({
     .prefault({}),
 });
 
+/** Settings of client protocols that need more than their request says. */
+export const ProtocolsConfig = z.strictObject({
+  /** Tabby's IDE extensions (`POST /v1/completions` with `segments`): their requests name no model. */
+  tabby: z
+    .strictObject({
+      /** The model every Tabby request goes to (a model name or alias). */
+      model: z.string().min(1).default('default'),
+      /** Tokens asked for per completion: Tabby's request has no max_tokens (its server's default is 64). */
+      maxTokens: z.number().int().min(1).max(8192).default(64),
+      /** Characters of editor-sent code snippets written into the prompt as comments; 0 = none. */
+      contextChars: z.number().int().min(0).max(65_536).default(768),
+    })
+    .prefault({}),
+});
+
 const seconds = (max: number) => z.number().int().min(1).max(max);
 const httpUrl = z.string().refine(
   (s) => {
@@ -407,6 +422,7 @@ export const GatewayConfigSchema = z
     models: z.array(ModelConfig).min(1),
     limits: LimitsConfig.default(LimitsConfig.parse({})),
     routing: RoutingConfig.prefault({}),
+    protocols: ProtocolsConfig.prefault({}),
     /** Required: either signing keys and a verifier, or an explicit `mode: none`. */
     auth: AuthConfig,
   })
@@ -503,6 +519,7 @@ export type ModelConfig = z.output<typeof ModelConfig>;
 export type ListenerConfig = z.output<typeof ListenerConfig>;
 export type LimitsConfig = z.output<typeof LimitsConfig>;
 export type RoutingConfig = z.output<typeof RoutingConfig>;
+export type ProtocolsConfig = z.output<typeof ProtocolsConfig>;
 export type RegionConfig = z.output<typeof RegionConfig>;
 export type CredentialConfig = z.output<typeof CredentialConfig>;
 export type SecretSource = z.output<typeof SecretSource>;

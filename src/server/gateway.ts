@@ -5,7 +5,12 @@ import { AuthService } from '../auth/auth-service.js';
 import { COPILOT_PATHS, createCopilotEndpoints } from '../auth/copilot-endpoints.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import { CLIENT_PROTOCOLS, type ClientProtocol } from '../protocol/client/index.js';
+import {
+  CLIENT_PROTOCOLS,
+  openaiOrTabby,
+  tabbyProtocol,
+  type ClientProtocol,
+} from '../protocol/client/index.js';
 import { createCompletionHandler } from '../proxy/completion.js';
 import { RequestContext } from '../proxy/context.js';
 import { respondError, respondJson } from '../proxy/respond.js';
@@ -16,6 +21,7 @@ import { channels } from '../telemetry/events.js';
 import { listen, urlHost } from '../util/listen.js';
 import { H1Exchange, H2Exchange, type ClientExchange } from './exchange.js';
 import { createListenerServer, createProtocolServers } from './listeners.js';
+import { createTabbyEndpoints, TABBY_PATHS } from './tabby-endpoints.js';
 
 const ENGINES_PREFIX = '/v1/engines/';
 const ENGINES_SUFFIX = '/completions';
@@ -59,6 +65,9 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   const copilot = createCopilotEndpoints(auth, registry, limits.bodyTimeoutMs, () =>
     router.nearestRegionUrl(),
   );
+  const tabby = createTabbyEndpoints(auth, registry, config.protocols.tabby.model, limits.bodyTimeoutMs);
+  // OpenAI's and Tabby's clients share /v1/completions: the body tells them apart.
+  const v1Completions = openaiOrTabby(tabbyProtocol(config.protocols.tabby));
   const engines = createProtocolServers(limits);
   const h2Sessions = new Set<http2.ServerHttp2Session>();
   const h1Sockets = new Set<net.Socket>();
@@ -71,7 +80,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       ctx.finish(499, 'client_cancel', 'GW_CLIENT_CLOSED');
     });
     const path = ex.path;
-    const protocol = completionProtocol(path);
+    const protocol = completionProtocol(path, v1Completions);
     if (protocol !== undefined) {
       const copilot = protocol.name === 'copilot';
       ctx.route = copilot ? 'engines' : path.slice(1);
@@ -113,6 +122,13 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
         if (ex.method !== 'GET' && ex.method !== 'POST')
           return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
         return void copilot.telemetry(ex, ctx);
+      case TABBY_PATHS.health:
+        if (ex.method !== 'GET' && ex.method !== 'POST')
+          return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
+        return tabby.health(ex, ctx);
+      case TABBY_PATHS.events:
+        if (ex.method !== 'POST') return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
+        return void tabby.events(ex, ctx);
     }
     if (path === '/healthz') return respondJson(ex, ctx, 200, { status: 'ok' });
     if (path === '/readyz') {
@@ -204,7 +220,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
 
   async function reload(next: GatewayConfig): Promise<{ applied: string[]; needsRestart: string[] }> {
     const needsRestart: string[] = (
-      ['listeners', 'deployments', 'models', 'limits', 'routing'] as const
+      ['listeners', 'deployments', 'models', 'limits', 'routing', 'protocols'] as const
     ).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     const applied: string[] = [];
     if (next.auth.mode !== config.auth.mode) needsRestart.push('auth.mode');
@@ -232,8 +248,9 @@ function deadlineError(ms: number): GatewayError {
  * The client protocol a completion path belongs to, or undefined when it is not a completion
  * route. One line per protocol route.
  */
-function completionProtocol(path: string): ClientProtocol | undefined {
-  if (path === '/v1/completions') return CLIENT_PROTOCOLS.openai;
+function completionProtocol(path: string, v1Completions: ClientProtocol): ClientProtocol | undefined {
+  if (path === '/v1/completions') return v1Completions;
+  if (path === '/v1/fim/completions') return CLIENT_PROTOCOLS.codestral;
   if (path.startsWith(ENGINES_PREFIX) && path.endsWith(ENGINES_SUFFIX)) return CLIENT_PROTOCOLS.copilot;
   return undefined;
 }

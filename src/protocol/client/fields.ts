@@ -35,6 +35,14 @@ export function positiveInt(v: unknown, name: string): number | undefined {
   return v;
 }
 
+/** Counts and seeds (Mistral's `min_tokens`, `random_seed`; Tabby's `seed`). */
+export function nonNegativeInt(v: unknown, name: string): number | undefined {
+  if (!given(v)) return undefined;
+  if (!(typeof v === 'number' && Number.isInteger(v) && v >= 0))
+    throw invalid(`"${name}" must be a non-negative integer.`);
+  return v;
+}
+
 export function numberIn(v: unknown, name: string, min: number, max: number): number | undefined {
   if (!given(v)) return undefined;
   if (!(typeof v === 'number' && v >= min && v <= max))

@@ -1,3 +1,4 @@
+import { codestralProtocol } from './codestral.js';
 import { copilotProtocol } from './copilot.js';
 import { openaiProtocol } from './openai.js';
 import type { ClientProtocol, ClientProtocolName } from './protocol.js';
@@ -6,7 +7,11 @@ import type { ClientProtocol, ClientProtocolName } from './protocol.js';
 export const CLIENT_PROTOCOLS: Readonly<Partial<Record<ClientProtocolName, ClientProtocol>>> = {
   copilot: copilotProtocol,
   openai: openaiProtocol,
+  codestral: codestralProtocol,
 };
+
+/** Tabby's protocol routes to a configured model, so each gateway builds its own from its settings. */
+export { openaiOrTabby, tabbyProtocol, type TabbySettings } from './tabby.js';
 
 export type {
   ClientEncoder,

@@ -1,5 +1,6 @@
 import type { AdapterName, UpstreamAdapter } from './adapter.js';
 import { azureOpenaiAdapter } from './azure-openai.js';
+import { codestralAdapter } from './codestral.js';
 import { copilotAdapter } from './copilot.js';
 import { llamacppAdapter } from './llamacpp.js';
 import { ollamaAdapter } from './ollama.js';
@@ -8,7 +9,7 @@ import { tgiAdapter } from './tgi.js';
 import { vllmAdapter } from './vllm.js';
 
 /** Every upstream adapter by its config name. Adding a format: one file and one line here. */
-export const UPSTREAM_ADAPTERS: Readonly<Partial<Record<AdapterName, UpstreamAdapter>>> = {
+export const UPSTREAM_ADAPTERS: Readonly<Record<AdapterName, UpstreamAdapter>> = {
   openai: openaiAdapter,
   copilot: copilotAdapter,
   'azure-openai': azureOpenaiAdapter,
@@ -16,13 +17,12 @@ export const UPSTREAM_ADAPTERS: Readonly<Partial<Record<AdapterName, UpstreamAda
   llamacpp: llamacppAdapter,
   ollama: ollamaAdapter,
   tgi: tgiAdapter,
+  codestral: codestralAdapter,
 };
 
-/** The adapter a deployment names; the schema only lets known names through. */
+/** The adapter a deployment names (the record is complete: every name the schema takes has one). */
 export function upstreamAdapter(name: AdapterName): UpstreamAdapter {
-  const a = UPSTREAM_ADAPTERS[name];
-  if (a === undefined) throw new Error(`adapter "${name}" is not available in this build`);
-  return a;
+  return UPSTREAM_ADAPTERS[name];
 }
 
 export type { AdapterName, StreamDecoder, UpstreamAdapter, UpstreamTarget } from './adapter.js';

@@ -39,6 +39,8 @@ export interface CompletionRequest {
   readonly language: string | undefined;
   /** OpenAI `logprobs`: how many per token, passed on where the upstream supports it. */
   readonly logprobs: number | undefined;
+  /** Sampling seed (OpenAI `seed`, Mistral `random_seed`, Tabby `seed`). */
+  readonly seed: number | undefined;
   /** The model the client named: the Copilot engine in the path, or the body's `model`. */
   readonly model: string | undefined;
   /** The file being edited, when the client says (Tabby `segments.filepath`). */
@@ -46,6 +48,8 @@ export interface CompletionRequest {
   /** Copilot's `extra` (language, next_indent, trim_by_indentation, ...), as sent. */
   readonly extra: Readonly<Record<string, unknown>> | undefined;
   readonly client: ClientInfo;
+  /** The wire format of the client's body: an upstream of the same format may reuse it. */
+  readonly origin: WireFormat;
   /** The client's bytes and their parse: passed on untouched when the upstream speaks the same format. */
   readonly raw: Buffer;
   readonly body: Readonly<Record<string, unknown>>;

@@ -9,7 +9,7 @@ import { Attempt, type ForwardRequest } from './attempt.js';
 import type { RequestContext } from './context.js';
 import { respondError } from './respond.js';
 import { parseJsonObject } from './validate.js';
-import type { ClientProtocol } from '../protocol/client/index.js';
+import type { ProtocolChoice } from '../protocol/client/index.js';
 import type { ClientInfo } from '../protocol/model.js';
 
 /** An explicit affinity key, for clients other than Copilot that know their own session/file. */
@@ -33,7 +33,7 @@ export function createCompletionHandler(
   return async function completion(
     ex: ClientExchange,
     ctx: RequestContext,
-    protocol: ClientProtocol,
+    choose: ProtocolChoice,
     engine: string | undefined,
   ): Promise<void> {
     try {
@@ -41,6 +41,8 @@ export function createCompletionHandler(
       const raw = await ex.readBody(limits.maxBodyBytes, ctx.signal);
       ctx.bodyReceived();
       const body = parseJsonObject(raw);
+      const protocol = choose(body);
+      ctx.clientProtocol = protocol.name;
       const req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
       const model = registry.resolve(req.model);
       ctx.model = model.name;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { ErrorCode } from '../errors/codes.js';
+import type { ClientProtocolName } from '../protocol/client/protocol.js';
 import type { GatewayError } from '../errors/gateway-error.js';
 import { channels } from '../telemetry/events.js';
 import { RequestSignal } from './request-signal.js';
@@ -39,6 +40,8 @@ export class RequestContext {
   deadlineAt = Infinity;
   /** Set by the router: 'completions', 'engines', 'healthz', ... */
   route = '';
+  /** The client protocol of a completion (copilot, openai, codestral, tabby), once its body is read. */
+  clientProtocol: ClientProtocolName | undefined;
   model: string | undefined;
   /** Who sent the request, once its token verified (undefined with auth.mode none). */
   identity: RequestIdentity | undefined;

@@ -10,6 +10,7 @@ import {
   openaiOrTabby,
   tabbyProtocol,
   type ClientProtocol,
+  type ProtocolChoice,
 } from '../protocol/client/index.js';
 import { createCompletionHandler } from '../proxy/completion.js';
 import { RequestContext } from '../proxy/context.js';
@@ -82,7 +83,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     const path = ex.path;
     const protocol = completionProtocol(path, v1Completions);
     if (protocol !== undefined) {
-      const copilot = protocol.name === 'copilot';
+      const copilot = protocol === COPILOT;
       ctx.route = copilot ? 'engines' : path.slice(1);
       if (channels.requestStart.hasSubscribers) channels.requestStart.publish(ctx);
       if (ex.method !== 'POST') return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
@@ -248,12 +249,20 @@ function deadlineError(ms: number): GatewayError {
  * The client protocol a completion path belongs to, or undefined when it is not a completion
  * route. One line per protocol route.
  */
-function completionProtocol(path: string, v1Completions: ClientProtocol): ClientProtocol | undefined {
+function completionProtocol(path: string, v1Completions: ProtocolChoice): ProtocolChoice | undefined {
   if (path === '/v1/completions') return v1Completions;
-  if (path === '/v1/fim/completions') return CLIENT_PROTOCOLS.codestral;
-  if (path.startsWith(ENGINES_PREFIX) && path.endsWith(ENGINES_SUFFIX)) return CLIENT_PROTOCOLS.copilot;
+  if (path === '/v1/fim/completions') return CODESTRAL;
+  if (path.startsWith(ENGINES_PREFIX) && path.endsWith(ENGINES_SUFFIX)) return COPILOT;
   return undefined;
 }
+
+/** Routes with one protocol: the choice is made once. */
+const only = (p: ClientProtocol | undefined): ProtocolChoice => {
+  if (p === undefined) throw new Error('client protocol missing from CLIENT_PROTOCOLS');
+  return () => p;
+};
+const COPILOT = only(CLIENT_PROTOCOLS.copilot);
+const CODESTRAL = only(CLIENT_PROTOCOLS.codestral);
 
 /** A client's own deadline for this request, in milliseconds from arrival. */
 export const DEADLINE_HEADER = 'x-ghostwire-deadline-ms';

@@ -19,10 +19,12 @@ function request(stream: boolean): CompletionRequest {
     stream,
     language: undefined,
     logprobs: undefined,
+    seed: undefined,
     model: 'codestral-latest',
     filepath: undefined,
     extra: undefined,
     client: { editor: undefined, plugin: undefined, session: undefined },
+    origin: 'mistral-fim',
     raw: Buffer.from('{}'),
     body: {},
   };

@@ -162,23 +162,28 @@ describe('Tabby encoder and the shared /v1/completions route', () => {
       false,
       'a body with neither is OpenAI’s, which names the missing prompt',
     );
-    const shared = openaiOrTabby(tabbyProtocol(SETTINGS));
+    const choose = openaiOrTabby(tabbyProtocol(SETTINGS));
+    const decode = (body: Record<string, unknown>) => {
+      const protocol = choose(body);
+      return { protocol, req: protocol.decode(input(body)) };
+    };
     const input = (body: Record<string, unknown>) => ({
       body,
       raw: Buffer.from(JSON.stringify(body)),
       engine: undefined,
       client: CLIENT,
     });
-    const tabbyReq = shared.decode(input(AGENT_BODY));
-    assert.equal(tabbyReq.model, 'tabby-model');
-    assert.equal(shared.encoder(tabbyReq, META).contentType, 'application/json');
-    const end = shared.encoder(tabbyReq, META).end();
+    const tabby = decode(AGENT_BODY);
+    assert.equal(tabby.protocol.name, 'tabby');
+    assert.equal(tabby.req.model, 'tabby-model');
+    assert.equal(tabby.protocol.encoder(tabby.req, META).contentType, 'application/json');
+    const end = tabby.protocol.encoder(tabby.req, META).end();
     assert.deepEqual(Object.keys(JSON.parse(end) as object), ['id', 'choices']);
-    const openaiReq = shared.decode(input({ model: 'm', prompt: 'x', stream: true }));
-    assert.equal(shared.encoder(openaiReq, META).contentType, 'text/event-stream');
-    assert.equal(shared.responseFormat, 'openai-completions');
+    const openai = decode({ model: 'm', prompt: 'x', stream: true });
+    assert.equal(openai.protocol.name, 'openai');
+    assert.equal(openai.protocol.encoder(openai.req, META).contentType, 'text/event-stream');
     assert.throws(
-      () => shared.decode(input({ model: 'm' })),
+      () => decode({ model: 'm' }),
       (err: unknown) => err instanceof GatewayError && err.message.includes('"prompt"'),
     );
   });

@@ -33,7 +33,7 @@ function decodeFim(input: DecodeInput): CompletionRequest {
   if (typeof b.prompt !== 'string') throw invalid('"prompt" is required and must be a string.');
   // Read only to be checked: the codestral adapter passes them on, others have no use for them.
   nonNegativeInt(b.min_tokens, 'min_tokens');
-  nonNegativeInt(b.random_seed, 'random_seed');
+  const seed = nonNegativeInt(b.random_seed, 'random_seed');
   return {
     prompt: b.prompt,
     suffix: optionalString(b.suffix, 'suffix'),
@@ -45,10 +45,12 @@ function decodeFim(input: DecodeInput): CompletionRequest {
     stream: booleanField(b.stream, 'stream', false),
     language: undefined,
     logprobs: undefined,
+    seed,
     model,
     filepath: undefined,
     extra: undefined,
     client: input.client,
+    origin: 'mistral-fim',
     raw: input.raw,
     body: b,
   };

@@ -18,5 +18,6 @@ export type {
   ClientProtocol,
   ClientProtocolName,
   DecodeInput,
+  ProtocolChoice,
   ResponseMeta,
 } from './protocol.js';

@@ -51,10 +51,12 @@ export function decodeCompletions(input: DecodeInput, dialect: CompletionsDialec
     stream: booleanField(b.stream, 'stream', dialect.streamByDefault),
     language,
     logprobs: logprobsField(b.logprobs),
+    seed: typeof b.seed === 'number' && Number.isInteger(b.seed) ? b.seed : undefined,
     model,
     filepath: undefined,
     extra,
     client: input.client,
+    origin: 'openai-completions',
     raw: input.raw,
     body: b,
   };

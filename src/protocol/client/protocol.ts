@@ -40,3 +40,9 @@ export interface ClientProtocol {
   /** The encoder for one answer to `req`. */
   encoder(req: CompletionRequest, meta: ResponseMeta): ClientEncoder;
 }
+
+/**
+ * Which protocol a body on a route speaks: a route usually has one, but `/v1/completions` is both
+ * OpenAI's and Tabby's, told apart by the body.
+ */
+export type ProtocolChoice = (body: Readonly<Record<string, unknown>>) => ClientProtocol;

@@ -1,7 +1,7 @@
 import type { CompletionEvent, CompletionRequest } from '../model.js';
 import { invalid, nonNegativeInt, numberIn, objectField, optionalString } from './fields.js';
 import { openaiProtocol } from './openai.js';
-import type { ClientEncoder, ClientProtocol, DecodeInput, ResponseMeta } from './protocol.js';
+import type { ClientEncoder, ClientProtocol, DecodeInput, ProtocolChoice, ResponseMeta } from './protocol.js';
 
 /**
  * Tabby's IDE extensions (through tabby-agent): `POST /v1/completions` with `{language, segments:
@@ -50,27 +50,14 @@ export function isTabbyBody(body: Readonly<Record<string, unknown>>): boolean {
 }
 
 /**
- * The protocol of `POST /v1/completions`, which OpenAI clients and Tabby clients share: a body with
- * `prompt` is OpenAI's, one with `segments` and no `prompt` is Tabby's (isTabbyBody). The request
- * remembers which protocol decoded it, so its answer is encoded by the same one. Its
- * responseFormat is OpenAI's: only OpenAI requests may stream, so only they can pass through.
+ * The protocol of a `POST /v1/completions` body, which OpenAI clients and Tabby clients share: a
+ * body with `prompt` is OpenAI's, one with `segments` and no `prompt` is Tabby's (isTabbyBody).
  */
 export function openaiOrTabby(
   tabby: ClientProtocol,
   openai: ClientProtocol = openaiProtocol,
-): ClientProtocol {
-  const decodedBy = new WeakMap<CompletionRequest, ClientProtocol>();
-  return {
-    name: openai.name,
-    responseFormat: openai.responseFormat,
-    decode(input) {
-      if (!isTabbyBody(input.body)) return openai.decode(input);
-      const req = tabby.decode(input);
-      decodedBy.set(req, tabby);
-      return req;
-    },
-    encoder: (req, meta) => (decodedBy.get(req) ?? openai).encoder(req, meta),
-  };
+): ProtocolChoice {
+  return (body) => (isTabbyBody(body) ? tabby : openai);
 }
 
 function decodeTabby(input: DecodeInput, settings: TabbySettings): CompletionRequest {
@@ -107,11 +94,6 @@ function decodeTabby(input: DecodeInput, settings: TabbySettings): CompletionReq
     ];
     prompt = withSnippets(s.prefix, language, snippets, settings.contextChars);
   }
-  // No upstream speaks Tabby, so the body the OpenAI-shaped adapters build from is its OpenAI
-  // equivalent. It names neither a model nor a stream, so no adapter reuses the client's bytes.
-  const body: Record<string, unknown> = { prompt, max_tokens: settings.maxTokens, temperature };
-  if (suffix !== undefined) body.suffix = suffix;
-  if (seed !== undefined) body.seed = seed;
   return {
     prompt,
     suffix,
@@ -123,12 +105,15 @@ function decodeTabby(input: DecodeInput, settings: TabbySettings): CompletionReq
     stream: false,
     language,
     logprobs: undefined,
+    seed,
     model: settings.model,
     filepath,
     extra: undefined,
     client: input.client,
+    // No upstream speaks Tabby: adapters build their bodies from the fields above.
+    origin: 'tabby',
     raw: input.raw,
-    body,
+    body: b,
   };
 }
 

@@ -32,6 +32,9 @@ export function completionsBody(
   opts: { model: boolean },
   override: Readonly<Record<string, unknown>> = {},
 ): Buffer {
+  // A body from another protocol (Codestral, Tabby) is not an OpenAI one: build it from the fields.
+  if (req.origin !== 'openai-completions')
+    return Buffer.from(JSON.stringify({ ...openaiFields(req, t, opts), ...override }));
   const b = req.body;
   // The client's bytes already ask for what we need (editors always stream): reuse them.
   const reusable =
@@ -49,6 +52,24 @@ export function completionsBody(
     delete out.stream_options;
   }
   return Buffer.from(JSON.stringify(out));
+}
+
+/** An OpenAI completions body from the normalized request (what it says, nothing more). */
+function openaiFields(
+  req: CompletionRequest,
+  t: UpstreamTarget,
+  opts: { model: boolean },
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { prompt: req.prompt, stream: true };
+  if (opts.model) out.model = t.upstreamModel;
+  if (req.suffix !== undefined) out.suffix = req.suffix;
+  if (req.maxTokens !== undefined) out.max_tokens = req.maxTokens;
+  if (req.temperature !== undefined) out.temperature = req.temperature;
+  if (req.topP !== undefined) out.top_p = req.topP;
+  if (req.n !== 1) out.n = req.n;
+  if (req.stop.length > 0) out.stop = req.stop;
+  if (req.seed !== undefined) out.seed = req.seed;
+  return out;
 }
 
 /**

@@ -17,6 +17,7 @@ export interface MachineInfo {
   tokenVerify?: string | undefined;
   /** The markdown table printed by bench/routing-pick.ts; undefined if skipped. */
   routingPick?: string | undefined;
+  protocols?: string | undefined;
   /** The markdown printed by bench/affinity-bench.ts (table, summary, any failed checks); undefined if skipped. */
   affinity?: string | undefined;
 }
@@ -367,6 +368,19 @@ export function renderReport(
         'release, no sockets. `bench/routing-pick.ts`, one process (`node dist/bench/routing-pick.js` reruns it alone):',
       '',
       m.routingPick.trim(),
+      '',
+    );
+  if (m.protocols !== undefined)
+    parts.push(
+      '## Protocols',
+      '',
+      'What the protocol layer costs per completion (issue 5): the answer from upstream bytes to client bytes, ' +
+        'for each upstream format, by the way the gateway takes in production (untouched, watched for stop ' +
+        'sequences, or decoded and re-encoded; see [protocols](protocols.md#how-an-answer-reaches-the-client)). The upstream streams ' +
+        "are the simulator's own bytes for each format, one chunk per token. `bench/protocols.ts`, one process, no sockets " +
+        '(`node dist/bench/protocols.js` reruns it alone):',
+      '',
+      m.protocols.trim(),
       '',
     );
   if (m.affinity !== undefined)

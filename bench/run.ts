@@ -629,9 +629,10 @@ async function main(): Promise<void> {
       profile = await profileGhostwire(s, sim);
     }
 
-    log('token verification and routing decision micro-benchmarks');
+    log('token verification, routing decision and protocol micro-benchmarks');
     const tokenVerify = runMicroBench('token-verify', 'Token verify');
     const routingPick = runMicroBench('routing-pick', 'Routing decision');
+    const protocols = runMicroBench('protocols', '| Client → adapter');
     let affinity: string | undefined;
     if (s.affinity) {
       log('cache affinity benchmark: 3 simulators, affinity off vs on (--no-affinity skips it)');
@@ -640,6 +641,7 @@ async function main(): Promise<void> {
     const markdown = renderReport(s, runs, profile, {
       tokenVerify,
       routingPick,
+      protocols,
       affinity,
       cpu: os.cpus()[0]?.model ?? 'unknown',
       cores: os.cpus().length,

@@ -374,7 +374,7 @@ describe('Tabby: the configured model, and bearer auth on its routes', () => {
 
 // The table in docs/protocols.md: every client protocol through each of these adapters, one
 // request each, checked in the client's own format and on the upstream's own route.
-describe('every client protocol × the openai, copilot and codestral adapters', () => {
+describe('every client protocol × every upstream adapter', () => {
   type Client = 'copilot' | 'openai' | 'codestral' | 'tabby';
   const requests: Record<Client, { path: string; body: Record<string, unknown> }> = {
     copilot: {
@@ -405,10 +405,14 @@ describe('every client protocol × the openai, copilot and codestral adapters', 
     if (client === 'codestral') return fimText(fimChunks(res));
     const events = sseEvents(res.body);
     assert.equal(events.at(-1), '[DONE]');
-    const chunks = events.slice(0, -1) as {
-      object: string;
-      choices: { text: string; finish_reason: string | null }[];
-    }[];
+    // Azure opens its stream with a prompt_filter_results event whose choices are empty (and its
+    // object ''); passed through untouched, clients skip it as they do from Azure itself.
+    const chunks = (
+      events.slice(0, -1) as {
+        object: string;
+        choices: { text: string; finish_reason: string | null }[];
+      }[]
+    ).filter((c) => c.choices.length > 0);
     assert.ok(chunks.every((c) => c.object === 'text_completion'));
     assert.ok(
       chunks.some((c) => c.choices[0]?.finish_reason !== null),
@@ -417,10 +421,16 @@ describe('every client protocol × the openai, copilot and codestral adapters', 
     return chunks.map((c) => c.choices[0]?.text ?? '').join('');
   }
 
-  const upstreamPath = {
-    openai: '/v1/completions',
-    copilot: '/v1/engines/m/completions',
-    codestral: FIM,
+  /** Each adapter: the route it must reach on the simulator, and what its deployment needs. */
+  const adapters = {
+    openai: { path: '/v1/completions', extra: {} },
+    copilot: { path: '/v1/engines/m/completions', extra: {} },
+    codestral: { path: FIM, extra: {} },
+    'azure-openai': { path: '/openai/deployments/m/completions', extra: {} },
+    vllm: { path: '/v1/completions', extra: { fimTemplate: 'starcoder' } },
+    llamacpp: { path: '/infill', extra: {} },
+    ollama: { path: '/api/generate', extra: {} },
+    tgi: { path: '/generate_stream', extra: { fimTemplate: 'qwen2.5-coder' } },
   } as const;
   let sim: Simulator;
   before(async () => {
@@ -430,10 +440,12 @@ describe('every client protocol × the openai, copilot and codestral adapters', 
     await sim.close();
   });
 
-  for (const adapter of ['openai', 'copilot', 'codestral'] as const) {
+  for (const adapter of Object.keys(adapters) as (keyof typeof adapters)[]) {
     it(`${adapter} adapter: Copilot, OpenAI, Codestral and Tabby clients each get a completion`, async () => {
       const gw = await gatewayFor({
-        deployments: [{ name: 'up', url: `h2c://127.0.0.1:${sim.port}`, adapter }],
+        deployments: [
+          { name: 'up', url: `h2c://127.0.0.1:${sim.port}`, adapter, ...adapters[adapter].extra },
+        ],
         models: [{ name: 'm', deployments: ['up'] }],
         protocols: { tabby: { model: 'm' } },
       });
@@ -442,7 +454,7 @@ describe('every client protocol × the openai, copilot and codestral adapters', 
           const { path, body } = requests[client];
           const res = await h1request(gw.urls[0] as string, path, JSON.stringify(body));
           assert.ok(textOf(client, res).length > 0, `${client} → ${adapter}: ${res.body}`);
-          assert.equal(sim.lastRequest()?.path, upstreamPath[adapter], `${client} → ${adapter}`);
+          assert.equal(sim.lastRequest()?.path, adapters[adapter].path, `${client} → ${adapter}`);
         }
       } finally {
         await gw.close(100);

@@ -6,7 +6,7 @@ export const ERROR_TABLE = {
   GW_NOT_FOUND: {
     status: 404,
     message:
-      'No such route. Completions are served at POST /v1/completions and POST /v1/engines/{engine}/completions.',
+      'No such route. Completions are served at POST /v1/completions, POST /v1/engines/{engine}/completions and POST /v1/fim/completions.',
   },
   GW_METHOD_NOT_ALLOWED: { status: 405, message: 'This route does not accept that HTTP method.' },
   GW_UNSUPPORTED_MEDIA_TYPE: {

@@ -58,6 +58,42 @@ const body = (seen: RecordedRequest): Record<string, unknown> => seen.body as Re
 
 const ROWS: Row[] = [
   {
+    adapter: 'openai',
+    scheme: 'h2c',
+    sameFormat: true,
+    sim: {},
+    deployment: {},
+    wire(seen) {
+      assert.equal(seen.path, '/v1/completions');
+      assert.equal(body(seen).model, UPSTREAM_MODEL);
+    },
+  },
+  {
+    adapter: 'copilot',
+    scheme: 'h2c',
+    sameFormat: true,
+    sim: {},
+    deployment: {},
+    wire(seen) {
+      assert.equal(seen.path, `/v1/engines/${encodeURIComponent(UPSTREAM_MODEL)}/completions`);
+      assert.equal(body(seen).model, undefined, 'the engine in the path names the model');
+    },
+  },
+  {
+    adapter: 'codestral',
+    scheme: 'h2c',
+    sameFormat: false,
+    sim: {},
+    deployment: {},
+    wire(seen) {
+      const b = body(seen);
+      assert.equal(seen.path, '/v1/fim/completions');
+      assert.equal(b.model, UPSTREAM_MODEL);
+      assert.equal(b.prompt, PROMPT);
+      assert.equal(b.stream, true);
+    },
+  },
+  {
     adapter: 'azure-openai',
     scheme: 'h2c',
     sim: { apiKey: AZURE_KEY },

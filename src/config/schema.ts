@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import { FIM_TEMPLATE_NAMES } from '../protocol/fim-templates.js';
+import { UPSTREAM_ADAPTERS, type AdapterName } from '../protocol/upstream/index.js';
+
+/** Every adapter the gateway has (protocol/upstream/index.ts is the one list). */
+const ADAPTER_NAMES = Object.keys(UPSTREAM_ADAPTERS) as [AdapterName, ...AdapterName[]];
 
 /**
  * The configuration file's schema. Defaults live here, with units in the names. The file is
@@ -56,9 +60,7 @@ export const DeploymentConfig = z.strictObject({
    * copilot (/v1/engines/{model}/completions), azure-openai, vllm, llamacpp (/infill), ollama
    * (/api/generate), tgi (/generate_stream), codestral (/v1/fim/completions).
    */
-  adapter: z
-    .enum(['openai', 'copilot', 'azure-openai', 'vllm', 'llamacpp', 'ollama', 'tgi', 'codestral'])
-    .default('openai'),
+  adapter: z.enum(ADAPTER_NAMES).default('openai'),
   /**
    * How this server's model expects fill-in-the-middle prompts, for servers that take a raw
    * prompt and no suffix (vllm and tgi need one): starcoder, qwen2.5-coder, codellama,
@@ -439,7 +441,7 @@ export const GatewayConfigSchema = z
         deploymentNames.add(d.name);
       });
       cfg.deployments.forEach((d, i) => {
-        if ((d.adapter === 'vllm' || d.adapter === 'tgi') && d.fimTemplate === undefined)
+        if (UPSTREAM_ADAPTERS[d.adapter].needsFimTemplate && d.fimTemplate === undefined)
           ctx.addIssue({
             code: 'custom',
             path: ['deployments', i, 'fimTemplate'],

@@ -1,6 +1,6 @@
 import type { ResponseMeta } from './client/protocol.js';
 import type { CompletionEvent, CompletionRequest, EventSink, FinishReason } from './model.js';
-import { SseReader } from './sse.js';
+import { SseDecoder } from './sse.js';
 import { finishReasonOf, inBandError, parseEvent } from './upstream/openai.js';
 
 /**
@@ -124,19 +124,9 @@ interface FimChunk {
  * error (`{"error":…}`, a bare `{"object":"error",…}`, or a choice finished with `error`) throws
  * GW_UPSTREAM_ERROR; a payload that is not JSON, GW_UPSTREAM_BAD_RESPONSE.
  */
-export class FimChunkDecoder {
-  readonly #sse = new SseReader();
-  #emit: EventSink = () => {};
-  readonly #onData = (data: string): void => fimChunkEvents(data, this.#emit);
-
-  push(chunk: Buffer, emit: EventSink): void {
-    this.#emit = emit;
-    this.#sse.push(chunk, this.#onData);
-  }
-
-  end(emit: EventSink): void {
-    this.#emit = emit;
-    this.#sse.end(this.#onData);
+export class FimChunkDecoder extends SseDecoder {
+  constructor() {
+    super(fimChunkEvents);
   }
 }
 

@@ -1,3 +1,5 @@
+import type { EventSink } from './model.js';
+import type { StreamDecoder } from './upstream/adapter.js';
 import { StringDecoder } from 'node:string_decoder';
 
 /**
@@ -105,5 +107,46 @@ export class NdjsonReader {
     const line = (this.#buffer + this.#decoder.end()).trim();
     this.#buffer = '';
     if (line.length > 0) onLine(line);
+  }
+}
+
+/** Reads one payload (an SSE event's data, an NDJSON line) into events; throws on an in-band error. */
+export type PayloadReader = (payload: string, emit: EventSink) => void;
+
+/** A StreamDecoder for SSE formats: the framing here, the payload's meaning in `read`. */
+export class SseDecoder implements StreamDecoder {
+  readonly #sse = new SseReader();
+  #emit: EventSink = () => {};
+  readonly #onData = (data: string): void => this.read(data, this.#emit);
+
+  constructor(private readonly read: PayloadReader) {}
+
+  push(chunk: Buffer, emit: EventSink): void {
+    this.#emit = emit;
+    this.#sse.push(chunk, this.#onData);
+  }
+
+  end(emit: EventSink): void {
+    this.#emit = emit;
+    this.#sse.end(this.#onData);
+  }
+}
+
+/** A StreamDecoder for newline-delimited JSON formats (Ollama). */
+export class NdjsonDecoder implements StreamDecoder {
+  readonly #ndjson = new NdjsonReader();
+  #emit: EventSink = () => {};
+  readonly #onLine = (line: string): void => this.read(line, this.#emit);
+
+  constructor(private readonly read: PayloadReader) {}
+
+  push(chunk: Buffer, emit: EventSink): void {
+    this.#emit = emit;
+    this.#ndjson.push(chunk, this.#onLine);
+  }
+
+  end(emit: EventSink): void {
+    this.#emit = emit;
+    this.#ndjson.end(this.#onLine);
   }
 }

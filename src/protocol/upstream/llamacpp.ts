@@ -1,6 +1,6 @@
 import type { CompletionRequest, EventSink } from '../model.js';
-import { SseReader } from '../sse.js';
-import type { StreamDecoder, UpstreamAdapter } from './adapter.js';
+import { SseDecoder } from '../sse.js';
+import type { UpstreamAdapter } from './adapter.js';
 import { inBandError, parseEvent } from './openai.js';
 
 /**
@@ -50,32 +50,23 @@ interface LlamaEvent {
 }
 
 /** Reads llama.cpp's native stream: content pieces, the final event's finish and token counts, errors. */
-export class LlamacppDecoder implements StreamDecoder {
-  readonly #sse = new SseReader();
-  #emit: EventSink = () => {};
-  readonly #onData = (data: string): void => this.#event(data);
-
-  push(chunk: Buffer, emit: EventSink): void {
-    this.#emit = emit;
-    this.#sse.push(chunk, this.#onData);
+export class LlamacppDecoder extends SseDecoder {
+  constructor() {
+    super(llamacppEvents);
   }
+}
 
-  end(emit: EventSink): void {
-    this.#emit = emit;
-    this.#sse.end(this.#onData);
-  }
-
-  #event(data: string): void {
-    const e = parseEvent(data) as LlamaEvent;
-    if (e.error !== undefined) throw inBandError(e.error);
-    // The final event of a stream repeats no text (its content is ""), but a piece there is still text.
-    if (typeof e.content === 'string' && e.content.length > 0)
-      this.#emit({ type: 'text', index: 0, text: e.content });
-    if (e.stop !== true) return;
-    // stop_type since late 2024; stopped_limit before it.
-    const limit = e.stop_type === 'limit' || e.stopped_limit === true;
-    this.#emit({ type: 'finish', index: 0, reason: limit ? 'length' : 'stop' });
-    if (typeof e.tokens_evaluated === 'number' && typeof e.tokens_predicted === 'number')
-      this.#emit({ type: 'usage', promptTokens: e.tokens_evaluated, completionTokens: e.tokens_predicted });
-  }
+/** The events in one llama.cpp stream payload. */
+export function llamacppEvents(data: string, emit: EventSink): void {
+  const e = parseEvent(data) as LlamaEvent;
+  if (e.error !== undefined) throw inBandError(e.error);
+  // The final event of a stream repeats no text (its content is ""), but a piece there is still text.
+  if (typeof e.content === 'string' && e.content.length > 0)
+    emit({ type: 'text', index: 0, text: e.content });
+  if (e.stop !== true) return;
+  // stop_type since late 2024; stopped_limit before it.
+  const limit = e.stop_type === 'limit' || e.stopped_limit === true;
+  emit({ type: 'finish', index: 0, reason: limit ? 'length' : 'stop' });
+  if (typeof e.tokens_evaluated === 'number' && typeof e.tokens_predicted === 'number')
+    emit({ type: 'usage', promptTokens: e.tokens_evaluated, completionTokens: e.tokens_predicted });
 }

@@ -1,6 +1,6 @@
 import type { CompletionRequest, EventSink } from '../model.js';
-import { NdjsonReader } from '../sse.js';
-import type { StreamDecoder, UpstreamAdapter } from './adapter.js';
+import { NdjsonDecoder } from '../sse.js';
+import type { UpstreamAdapter } from './adapter.js';
 import { inBandError, parseEvent } from './openai.js';
 
 /**
@@ -43,34 +43,25 @@ interface OllamaLine {
 }
 
 /** Reads Ollama's NDJSON stream: text pieces, the final line's finish and token counts, errors. */
-export class OllamaDecoder implements StreamDecoder {
-  readonly #ndjson = new NdjsonReader();
-  #emit: EventSink = () => {};
-  readonly #onLine = (line: string): void => this.#line(line);
-
-  push(chunk: Buffer, emit: EventSink): void {
-    this.#emit = emit;
-    this.#ndjson.push(chunk, this.#onLine);
+export class OllamaDecoder extends NdjsonDecoder {
+  constructor() {
+    super(ollamaEvents);
   }
+}
 
-  end(emit: EventSink): void {
-    this.#emit = emit;
-    this.#ndjson.end(this.#onLine);
-  }
-
-  #line(line: string): void {
-    const e = parseEvent(line) as OllamaLine;
-    if (e.error !== undefined) throw inBandError(e.error);
-    if (typeof e.response === 'string' && e.response.length > 0)
-      this.#emit({ type: 'text', index: 0, text: e.response });
-    if (e.done !== true) return;
-    this.#emit({ type: 'finish', index: 0, reason: e.done_reason === 'length' ? 'length' : 'stop' });
-    // Ollama leaves prompt_eval_count out when the whole prompt came from its cache.
-    if (typeof e.eval_count === 'number')
-      this.#emit({
-        type: 'usage',
-        promptTokens: typeof e.prompt_eval_count === 'number' ? e.prompt_eval_count : 0,
-        completionTokens: e.eval_count,
-      });
-  }
+/** The events in one Ollama NDJSON line. */
+export function ollamaEvents(line: string, emit: EventSink): void {
+  const e = parseEvent(line) as OllamaLine;
+  if (e.error !== undefined) throw inBandError(e.error);
+  if (typeof e.response === 'string' && e.response.length > 0)
+    emit({ type: 'text', index: 0, text: e.response });
+  if (e.done !== true) return;
+  emit({ type: 'finish', index: 0, reason: e.done_reason === 'length' ? 'length' : 'stop' });
+  // Ollama leaves prompt_eval_count out when the whole prompt came from its cache.
+  if (typeof e.eval_count === 'number')
+    emit({
+      type: 'usage',
+      promptTokens: typeof e.prompt_eval_count === 'number' ? e.prompt_eval_count : 0,
+      completionTokens: e.eval_count,
+    });
 }

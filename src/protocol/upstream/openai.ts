@@ -1,7 +1,7 @@
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { CompletionRequest, EventSink, FinishReason } from '../model.js';
-import { SseReader } from '../sse.js';
-import type { StreamDecoder, UpstreamAdapter, UpstreamTarget } from './adapter.js';
+import { SseDecoder } from '../sse.js';
+import type { UpstreamAdapter, UpstreamTarget } from './adapter.js';
 
 /**
  * OpenAI-compatible completions (`POST {base}/v1/completions`): OpenAI, DeepSeek's FIM beta, vLLM
@@ -98,23 +98,9 @@ interface CompletionsChunk {
 }
 
 /** Reads `text_completion` SSE (OpenAI, Copilot, Azure, vLLM): text, finish reasons, usage, in-band errors. */
-export class CompletionsDecoder implements StreamDecoder {
-  readonly #sse = new SseReader();
-  #emit: EventSink = () => {};
-  readonly #onData = (data: string): void => this.#event(data);
-
-  push(chunk: Buffer, emit: EventSink): void {
-    this.#emit = emit;
-    this.#sse.push(chunk, this.#onData);
-  }
-
-  end(emit: EventSink): void {
-    this.#emit = emit;
-    this.#sse.end(this.#onData);
-  }
-
-  #event(data: string): void {
-    completionsEvents(data, this.#emit);
+export class CompletionsDecoder extends SseDecoder {
+  constructor() {
+    super(completionsEvents);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { CompletionRequest, EventSink } from '../model.js';
-import { SseReader } from '../sse.js';
-import type { StreamDecoder, UpstreamAdapter, UpstreamTarget } from './adapter.js';
+import { SseDecoder } from '../sse.js';
+import type { UpstreamAdapter, UpstreamTarget } from './adapter.js';
 import { fimPrompt, mergeStops } from './fim-prompt.js';
 import { inBandError, parseEvent } from './openai.js';
 
@@ -51,37 +51,28 @@ interface TgiEvent {
 }
 
 /** Reads TGI's stream: token texts (special tokens such as `</s>` left out), the finish reason, errors. */
-export class TgiDecoder implements StreamDecoder {
-  readonly #sse = new SseReader();
-  #emit: EventSink = () => {};
-  readonly #onData = (data: string): void => this.#event(data);
-
-  push(chunk: Buffer, emit: EventSink): void {
-    this.#emit = emit;
-    this.#sse.push(chunk, this.#onData);
+export class TgiDecoder extends SseDecoder {
+  constructor() {
+    super(tgiEvents);
   }
+}
 
-  end(emit: EventSink): void {
-    this.#emit = emit;
-    this.#sse.end(this.#onData);
-  }
-
-  #event(data: string): void {
-    const e = parseEvent(data) as TgiEvent;
-    if (e.error !== undefined) throw inBandError(e.error);
-    const token = e.token;
-    if (
-      typeof token === 'object' &&
-      token !== null &&
-      token.special !== true &&
-      typeof token.text === 'string' &&
-      token.text.length > 0
-    )
-      this.#emit({ type: 'text', index: 0, text: token.text });
-    // The last event repeats the whole text in generated_text: the tokens already carried it.
-    const details = e.details;
-    if (typeof details !== 'object' || details === null) return;
-    // length, eos_token or stop_sequence.
-    this.#emit({ type: 'finish', index: 0, reason: details.finish_reason === 'length' ? 'length' : 'stop' });
-  }
+/** The events in one TGI stream payload. */
+export function tgiEvents(data: string, emit: EventSink): void {
+  const e = parseEvent(data) as TgiEvent;
+  if (e.error !== undefined) throw inBandError(e.error);
+  const token = e.token;
+  if (
+    typeof token === 'object' &&
+    token !== null &&
+    token.special !== true &&
+    typeof token.text === 'string' &&
+    token.text.length > 0
+  )
+    emit({ type: 'text', index: 0, text: token.text });
+  // The last event repeats the whole text in generated_text: the tokens already carried it.
+  const details = e.details;
+  if (typeof details !== 'object' || details === null) return;
+  // length, eos_token or stop_sequence.
+  emit({ type: 'finish', index: 0, reason: details.finish_reason === 'length' ? 'length' : 'stop' });
 }

@@ -19,6 +19,7 @@ export interface Seen {
 export interface FakeUpstream {
   url: string;
   port: number;
+  /** Completion requests received (not the gateway's GET health probes, which come at any time). */
   seen: Seen[];
   /** Connections (HTTP/2 sessions or TCP sockets) accepted so far. */
   connections: number;
@@ -53,7 +54,7 @@ export async function fakeH2Upstream(
     stream.setEncoding('utf8');
     stream.on('data', (d: string) => (body += d));
     stream.on('end', () => {
-      fake.seen.push({ headers, body });
+      if (headers[':method'] !== 'GET') fake.seen.push({ headers, body });
       behaviour(stream, headers, body);
     });
   });
@@ -85,7 +86,7 @@ export async function fakeH1Upstream(
     req.setEncoding('utf8');
     req.on('data', (d: string) => (body += d));
     req.on('end', () => {
-      fake.seen.push({ headers: req.headers, body });
+      if (req.method !== 'GET') fake.seen.push({ headers: req.headers, body });
       behaviour(req, res, body);
     });
   });

@@ -21,7 +21,12 @@ describe('upstream failures give the client a clear error and the gateway keeps 
 
   /** A fake HTTP/2 upstream with `behaviour`, a gateway in front of it, and a client session. */
   async function through(behaviour: H2Behaviour, extra: Parameters<typeof gatewayTo>[1] = {}) {
-    const up = await fakeH2Upstream(behaviour);
+    // Health probes (GET) are answered here: each test's behaviour sees only completions, in order.
+    const up = await fakeH2Upstream((stream, headers, body) => {
+      if (headers[':method'] !== 'GET') return behaviour(stream, headers, body);
+      stream.respond({ ':status': 200 });
+      stream.end();
+    });
     cleanups.push(() => up.close());
     const gw = await gatewayTo(up.url, extra);
     cleanups.push(() => gw.close(100));

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FIM_TEMPLATE_NAMES } from '../protocol/fim-templates.js';
+import { PolicyConfig } from '../policy/schema.js';
 import { UPSTREAM_ADAPTERS, type AdapterName } from '../protocol/upstream/index.js';
 
 /** Every adapter the gateway has (protocol/upstream/index.ts is the one list). */
@@ -425,6 +426,7 @@ export const GatewayConfigSchema = z
     limits: LimitsConfig.default(LimitsConfig.parse({})),
     routing: RoutingConfig.prefault({}),
     protocols: ProtocolsConfig.prefault({}),
+    policy: PolicyConfig.prefault({}),
     /** Required: either signing keys and a verifier, or an explicit `mode: none`. */
     auth: AuthConfig,
   })

@@ -94,6 +94,10 @@ export const ERROR_TABLE = {
     message: 'The request deadline passed before the completion finished.',
   },
   GW_CLIENT_CLOSED: { status: 499, message: 'The client cancelled the request.' },
+  GW_SUPERSEDED: {
+    status: 409,
+    message: 'A newer request from the same editor and file replaced this one (policy.supersession).',
+  },
   GW_SHUTTING_DOWN: {
     status: 503,
     message: 'This gateway instance is shutting down; retry on another connection.',

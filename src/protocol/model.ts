@@ -5,8 +5,11 @@
  * adapter is one file that knows its own format and nothing of the others.
  */
 
-/** Why a choice ended, in the OpenAI words every completion client understands. */
-export type FinishReason = 'stop' | 'length';
+/**
+ * Why a choice ended, in the OpenAI words every completion client understands, plus
+ * `superseded`: a newer request from the same editor and file replaced this one (policy).
+ */
+export type FinishReason = 'stop' | 'length' | 'superseded';
 
 /** What the client told us about itself (headers), for policy, telemetry and affinity. */
 export interface ClientInfo {

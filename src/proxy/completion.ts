@@ -9,6 +9,8 @@ import { Attempt, type ForwardRequest } from './attempt.js';
 import type { RequestContext } from './context.js';
 import { respondError } from './respond.js';
 import { parseJsonObject } from './validate.js';
+import type { Policy } from '../policy/index.js';
+import { endSuperseded } from './supersede.js';
 import type { ProtocolChoice } from '../protocol/client/index.js';
 import type { ClientInfo } from '../protocol/model.js';
 
@@ -28,6 +30,7 @@ export function createCompletionHandler(
   router: Router,
   limits: LimitsConfig,
   routing: RoutingConfig,
+  policy: Policy,
 ) {
   const promptChars = routing.affinity.enabled ? routing.affinity.promptChars : 0;
   return async function completion(
@@ -46,6 +49,18 @@ export function createCompletionHandler(
       const req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
       const model = registry.resolve(req.model);
       ctx.model = model.name;
+      // A newer request from the same editor and file ends this one's older sibling.
+      const supersession = policy.superseder.keyOf({
+        header: (name) => ex.header(name),
+        uid: ctx.identity?.uid,
+        prompt: req.prompt,
+      });
+      if (supersession !== undefined)
+        ctx.onFinish(
+          policy.superseder.enter(supersession, {
+            supersede: () => endSuperseded(ex, ctx, protocol, req, req.model ?? model.name),
+          }),
+        );
       // With one deployment there is nothing to choose: skip hashing the prompt.
       const key =
         routing.affinity.enabled && model.targets.length > 1

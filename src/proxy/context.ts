@@ -16,7 +16,7 @@ export interface RequestIdentity {
 }
 
 /** How a request ended, for telemetry: a client that left is not an error of ours. */
-export type Outcome = 'ok' | 'client_cancel' | 'deadline' | 'error';
+export type Outcome = 'ok' | 'client_cancel' | 'deadline' | 'superseded' | 'error';
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -55,6 +55,7 @@ export class RequestContext {
   chunks = 0;
   bytesOut = 0;
   private finished = false;
+  private finishCallbacks: (() => void)[] | undefined;
 
   constructor(protocol: 'h2' | 'h1', clientRequestId: string | undefined) {
     this.protocol = protocol;
@@ -130,10 +131,19 @@ export class RequestContext {
     if (this.ttfbMs === undefined) this.ttfbMs = performance.now() - this.startedAt;
   }
 
+  /** Calls `cb` once when the request finishes (at most a few per request: kept in an array). */
+  onFinish(cb: () => void): void {
+    if (this.finished) return cb();
+    (this.finishCallbacks ??= []).push(cb);
+  }
+
   /** Records the outcome exactly once and publishes the end event. */
   finish(status: number, outcome: Outcome, code?: ErrorCode): void {
     if (this.finished) return;
     this.finished = true;
+    const callbacks = this.finishCallbacks;
+    this.finishCallbacks = undefined;
+    if (callbacks !== undefined) for (const cb of callbacks) cb();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     this.status = status;

@@ -1,5 +1,5 @@
 import type { ClientEncoder } from '../protocol/client/protocol.js';
-import type { CompletionEvent } from '../protocol/model.js';
+import type { CompletionEvent, FinishReason } from '../protocol/model.js';
 import { StopFilter } from '../protocol/stop.js';
 import { IndentTrimmer } from '../protocol/trim.js';
 import type { StreamDecoder } from '../protocol/upstream/adapter.js';
@@ -189,7 +189,7 @@ export class TranscodeOut implements ResponseOut {
   }
 
   /** The upstream finished a choice: text held back for a possible stop is released first. */
-  #finishChoice(index: number, reason: 'stop' | 'length'): void {
+  #finishChoice(index: number, reason: FinishReason): void {
     const c = this.#choices[index];
     if (c === undefined || c.done) return;
     let rest = c.stop?.flush() ?? '';
@@ -198,7 +198,7 @@ export class TranscodeOut implements ResponseOut {
     this.#close(index, c.stop?.stopped === true || c.trim?.stopped === true ? 'stop' : reason);
   }
 
-  #close(index: number, reason: 'stop' | 'length'): void {
+  #close(index: number, reason: FinishReason): void {
     const c = this.#choices[index] as ChoiceState;
     c.done = true;
     this.#open--;

@@ -12,6 +12,7 @@ import {
   type ClientProtocol,
   type ProtocolChoice,
 } from '../protocol/client/index.js';
+import { Policy } from '../policy/index.js';
 import { createCompletionHandler } from '../proxy/completion.js';
 import { RequestContext } from '../proxy/context.js';
 import { respondError, respondJson } from '../proxy/respond.js';
@@ -33,6 +34,8 @@ export interface Gateway {
   readonly urls: readonly string[];
   readonly registry: Registry;
   readonly router: Router;
+  /** Supersession (and the rest of `policy:`). */
+  readonly policy: Policy;
   readonly config: GatewayConfig;
   /** Undefined with auth.mode none. */
   readonly auth: AuthService | undefined;
@@ -62,7 +65,8 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   const router = new Router(registry, config.routing);
   const prober = new Prober(registry.deployments, config.routing.health.active);
   prober.start();
-  const completion = createCompletionHandler(registry, router, limits, config.routing);
+  const policy = new Policy(config.policy);
+  const completion = createCompletionHandler(registry, router, limits, config.routing, policy);
   const copilot = createCopilotEndpoints(auth, registry, limits.bodyTimeoutMs, () =>
     router.nearestRegionUrl(),
   );
@@ -232,7 +236,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     return { applied, needsRestart };
   }
 
-  return { urls, registry, router, config, auth, close, reload };
+  return { urls, registry, router, policy, config, auth, close, reload };
 }
 
 /** A time limit passed: the request is cancelled everywhere and the client told why. */

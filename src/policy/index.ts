@@ -1,0 +1,21 @@
+import type { PolicyConfig } from './schema.js';
+import { Superseder } from './supersession.js';
+
+/**
+ * Everything the gateway decides about a request beyond routing it, built once from `policy:`.
+ * A reload builds a new one; requests in flight keep the one they started with.
+ */
+export class Policy {
+  readonly superseder: Superseder;
+
+  constructor(cfg: PolicyConfig) {
+    this.superseder = new Superseder(cfg.supersession);
+  }
+
+  /** Counters for tests, readiness and metrics. */
+  stats(): { supersededTotal: number; supersedable: number } {
+    return { supersededTotal: this.superseder.supersededTotal, supersedable: this.superseder.inFlight };
+  }
+}
+
+export { Superseder, type Supersedable } from './supersession.js';

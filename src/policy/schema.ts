@@ -1,0 +1,12 @@
+import { z } from 'zod';
+import { SupersessionConfig } from './supersession-schema.js';
+
+/**
+ * `policy`: what the gateway decides about a request beyond routing it. Each feature keeps its
+ * schema in its own file; this composes them.
+ */
+export const PolicyConfig = z.strictObject({
+  supersession: SupersessionConfig.prefault({}),
+});
+
+export type PolicyConfig = z.output<typeof PolicyConfig>;

@@ -24,12 +24,17 @@ Runs the gateway. Prints "listening on <url>" once it accepts connections.
   --tls-cert FILE    serve HTTP/2 over TLS (with HTTP/1.1 fallback) using this certificate
   --tls-key FILE     ... and this private key
   --no-auth          development only: completions need no token (overrides auth in --config)
+  --watch            reload --config whenever the file changes (SIGHUP always reloads it)
   -h, --help         show this help
 
 With neither --config nor --upstream, an embedded model simulator starts in-process and the
 model "default" routes to it. Without --config, one dev user is created: its API key is printed
 (or taken from GHOSTWIRE_DEV_KEY), with the commands to exchange it for a token and stream a
 completion.
+
+A reload (SIGHUP, or --watch) applies deployments, models, routing, policy, limits, auth keys and
+TLS certificates to new requests; requests in flight finish on the old config; a file that does
+not validate is refused and the running config kept.
 `,
   simulate: `Usage: ghostwire simulate [--host H] [--port P] [--ttft-ms N] [--token-ms N] [--slots N]
                           [--max-tokens N] [--queue-limit N] [--seed N]

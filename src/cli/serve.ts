@@ -19,6 +19,7 @@ const FLAGS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'no-auth': { type: 'boolean' },
+  watch: { type: 'boolean' },
 } as const;
 
 const TRY_PROMPT = 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ';
@@ -40,6 +41,8 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
   const upstreams = strs(flags, 'upstream');
   const configFile = str(flags, 'config');
   const noAuth = flags.values['no-auth'] === true;
+  const watchFile = flags.values.watch === true;
+  if (watchFile && configFile === undefined) throw new UsageError('--watch needs --config');
   skipDeprecatedBindAccessor();
 
   if (configFile !== undefined) process.on('SIGHUP', ignoreSighup);
@@ -101,8 +104,9 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
     const stopped = waitForSignal(gateway, simulator);
     for (const url of gateway.urls) out.write(`listening on ${url}\n`);
     printWelcome(out, gateway, simulator, dev);
-    if (configFile !== undefined)
-      reloadOnSighup(
+    let unwatch: (() => void) | undefined;
+    if (configFile !== undefined) {
+      const reload = reloader(
         gateway,
         () =>
           withIsolatedConfig(async (c) =>
@@ -110,7 +114,15 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
           ),
         configFile,
       );
+      process.removeListener('SIGHUP', ignoreSighup);
+      process.on('SIGHUP', () => reload('SIGHUP'));
+      if (watchFile) {
+        const { watchConfigFile } = await import('./config-watch.js');
+        unwatch = await watchConfigFile(configFile, () => reload('file changed'));
+      }
+    }
     await stopped;
+    unwatch?.();
     return 0;
   } catch (err) {
     await simulator?.close();
@@ -179,19 +191,19 @@ function ignoreSighup(): void {
 }
 
 /**
- * SIGHUP re-reads the config file: signing keys, token settings, verifier users and the config
- * denylist apply at once (key rotation needs no restart); anything else is reported as needing one.
- * A file that does not validate changes nothing.
+ * Re-reads the config file (on SIGHUP, or when --watch sees it change) and applies it to new
+ * requests: deployments, models, routing, policy, protocols, limits, auth keys, TLS certificates.
+ * Requests in flight finish on the config they started with. A file that does not validate, or
+ * whose secrets cannot be read, changes nothing: its errors are logged and the old config stays.
  */
-function reloadOnSighup(gateway: Gateway, load: () => Promise<GatewayConfig>, file: string): void {
-  process.removeListener('SIGHUP', ignoreSighup);
-  // Reloads run one after another, in signal order: the last file read is the one in force.
+function reloader(gateway: Gateway, load: () => Promise<GatewayConfig>, file: string): (why: string) => void {
+  // Reloads run one after another, in trigger order: the last file read is the one in force.
   let queue = Promise.resolve();
-  const reload = async (): Promise<void> => {
+  const reload = async (why: string): Promise<void> => {
     try {
       const { applied, needsRestart } = await gateway.reload(await load());
       process.stderr.write(
-        `ghostwire: SIGHUP: reloaded ${applied.length > 0 ? applied.join(', ') : 'nothing'} from ${file}` +
+        `ghostwire: ${why}: reloaded ${file}: ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'no changes'}` +
           (needsRestart.length > 0 ? `; changed but needs a restart: ${needsRestart.join(', ')}` : '') +
           '\n',
       );
@@ -202,12 +214,12 @@ function reloadOnSighup(gateway: Gateway, load: () => Promise<GatewayConfig>, fi
           : err instanceof Error
             ? err.message
             : String(err);
-      process.stderr.write(`ghostwire: SIGHUP: reload failed, still running the previous config: ${msg}\n`);
+      process.stderr.write(`ghostwire: ${why}: reload refused, still running the previous config: ${msg}\n`);
     }
   };
-  process.on('SIGHUP', () => {
-    queue = queue.then(reload);
-  });
+  return (why) => {
+    queue = queue.then(() => reload(why));
+  };
 }
 
 /** Runs until SIGINT/SIGTERM, then drains gracefully; a second signal exits at once. */

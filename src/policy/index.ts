@@ -8,9 +8,13 @@ import { Superseder } from './supersession.js';
 export class Policy {
   readonly superseder: Superseder;
 
-  constructor(cfg: PolicyConfig) {
-    this.superseder = new Superseder(cfg.supersession);
+  /** With `previous` (a config reload), state that outlives a config is taken over from it. */
+  constructor(cfg: PolicyConfig, previous?: Policy) {
+    this.superseder = new Superseder(cfg.supersession, previous?.superseder);
   }
+
+  /** Its config was replaced and its last request has ended: release what it holds. */
+  async close(): Promise<void> {}
 
   /** Counters for tests, readiness and metrics. */
   stats(): { supersededTotal: number; supersedable: number } {

@@ -29,10 +29,20 @@ export interface SupersessionInput {
  * request never ends another's.
  */
 export class Superseder {
-  readonly #inFlight = new Map<string, Supersedable>();
-  #supersededTotal = 0;
+  readonly #inFlight: Map<string, Supersedable>;
+  #supersededTotal: number;
 
-  constructor(private readonly cfg: SupersessionConfig) {}
+  /**
+   * With `previous` (a config reload), its requests in flight stay supersedable: a request on
+   * the new config ends an older one started on the old config.
+   */
+  constructor(
+    private readonly cfg: SupersessionConfig,
+    previous?: Superseder,
+  ) {
+    this.#inFlight = previous === undefined ? new Map<string, Supersedable>() : previous.#inFlight;
+    this.#supersededTotal = previous === undefined ? 0 : previous.#supersededTotal;
+  }
 
   get enabled(): boolean {
     return this.cfg.enabled;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { DeploymentConfig, RoutingConfig } from '../config/schema.js';
 import { compileFimTemplate, type CompiledFimTemplate } from '../protocol/fim-templates.js';
@@ -48,6 +49,30 @@ export class Deployment implements AffinityNode {
   private readonly healthListeners = new Set<(d: Deployment, change: HealthChange) => void>();
   /** performance.now() of its last first byte or successful completion (-Infinity: none yet). */
   lastSuccessAt = -Infinity;
+  /** What it was built from (see Deployment.fingerprint): a reload keeps it when this is unchanged. */
+  readonly fingerprint: string;
+  /** Registries (config generations) using it: its connections close when the last one lets go. */
+  private holders = 0;
+
+  /**
+   * Everything a deployment is built from, hashed: its config, the routing settings it reads and
+   * its resolved credential (a rotated key file must give a new deployment; the hash keeps the
+   * key itself out of the string). Equal fingerprints make interchangeable deployments, so a
+   * reload keeps the old one — with its connections, load and health — instead of starting cold.
+   */
+  static fingerprint(cfg: DeploymentConfig, index: number, routing: RoutingConfig): string {
+    return createHash('sha256')
+      .update(
+        JSON.stringify([
+          cfg,
+          routing.region,
+          routing.health,
+          routing.ewma,
+          credentialHeaders(cfg.credential, `deployments[${index}].credential`),
+        ]),
+      )
+      .digest('base64');
+  }
 
   /** `http1` must be given (see loadHttp1Transport) when the deployment speaks HTTP/1.1. */
   constructor(
@@ -89,6 +114,7 @@ export class Deployment implements AffinityNode {
       'content-type': 'application/json',
       ...credentialHeaders(cfg.credential, `deployments[${index}].credential`),
     });
+    this.fingerprint = Deployment.fingerprint(cfg, index, routing);
     const active = routing.health.active;
     const probing = cfg.healthCheck?.enabled ?? active.enabled;
     this.probePath = probing ? (cfg.healthCheck?.path ?? active.path) : undefined;
@@ -100,6 +126,19 @@ export class Deployment implements AffinityNode {
       }
       for (const fn of this.healthListeners) fn(this, change);
     });
+  }
+
+  /** One more registry uses it. */
+  hold(): this {
+    this.holders++;
+    return this;
+  }
+
+  /** A registry is done with it: the last one closes its connections (gracefully, or at once). */
+  async drop(now = false): Promise<void> {
+    if (--this.holders > 0) return;
+    if (now) this.dispatcher.destroy();
+    else await this.dispatcher.close();
   }
 
   /** Subscribes to this deployment's health changes; returns the unsubscribe function. */

@@ -58,15 +58,24 @@ export class Registry {
   /** Region names in preference order: this instance's own, then routing.regions, then the rest. */
   readonly regionOrder: readonly string[];
 
-  /** Builds the registry, loading the HTTP/1.1 transport only if some deployment needs it. */
-  static async create(cfg: GatewayConfig): Promise<Registry> {
+  /**
+   * Builds the registry, loading the HTTP/1.1 transport only if some deployment needs it. With
+   * `previous` (a reload), every deployment whose fingerprint is unchanged is taken over as it
+   * is: its connections stay open and its load and health carry on.
+   */
+  static async create(cfg: GatewayConfig, previous?: Registry): Promise<Registry> {
     const needsHttp1 = cfg.deployments.some((d) => transportOf(d) === 'h1');
-    return new Registry(cfg, needsHttp1 ? await loadHttp1Transport() : undefined);
+    return new Registry(cfg, needsHttp1 ? await loadHttp1Transport() : undefined, previous);
   }
 
   /** `http1` is needed when a deployment speaks HTTP/1.1: use Registry.create, which loads it. */
-  constructor(cfg: GatewayConfig, http1?: Http1TransportClass) {
-    this.deployments = cfg.deployments.map((d, i) => new Deployment(d, i, cfg.routing, http1));
+  constructor(cfg: GatewayConfig, http1?: Http1TransportClass, previous?: Registry) {
+    const kept = new Map(previous?.deployments.map((d) => [d.fingerprint, d]));
+    // Fingerprints first: a secret that cannot be read throws here, before anything is opened.
+    const prints = cfg.deployments.map((d, i) => Deployment.fingerprint(d, i, cfg.routing));
+    this.deployments = cfg.deployments.map((d, i) =>
+      (kept.get(prints[i] as string) ?? new Deployment(d, i, cfg.routing, http1)).hold(),
+    );
     this.regionOrder = [
       ...new Set([
         cfg.routing.region,
@@ -128,11 +137,13 @@ export class Registry {
       .filter((tier) => tier.length > 0);
   }
 
+  /** Lets go of its deployments: those no newer registry took over close gracefully. */
   async close(): Promise<void> {
-    await Promise.all(this.deployments.map((d) => d.dispatcher.close()));
+    await Promise.all(this.deployments.map((d) => d.drop()));
   }
 
+  /** Lets go of its deployments, closing those no newer registry took over at once. */
   destroy(): void {
-    for (const d of this.deployments) d.dispatcher.destroy();
+    for (const d of this.deployments) void d.drop(true);
   }
 }

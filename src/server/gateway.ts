@@ -1,29 +1,25 @@
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import type net from 'node:net';
+import type tls from 'node:tls';
 import { AuthService } from '../auth/auth-service.js';
-import { COPILOT_PATHS, createCopilotEndpoints } from '../auth/copilot-endpoints.js';
+import { COPILOT_PATHS } from '../auth/copilot-endpoints.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import {
-  CLIENT_PROTOCOLS,
-  openaiOrTabby,
-  tabbyProtocol,
-  type ClientProtocol,
-  type ProtocolChoice,
-} from '../protocol/client/index.js';
-import { Policy } from '../policy/index.js';
-import { createCompletionHandler } from '../proxy/completion.js';
+import { CLIENT_PROTOCOLS, type ClientProtocol, type ProtocolChoice } from '../protocol/client/index.js';
+import type { Policy } from '../policy/index.js';
 import { RequestContext } from '../proxy/context.js';
 import { respondError, respondJson } from '../proxy/respond.js';
-import { Prober } from '../routing/prober.js';
 import { Registry } from '../routing/registry.js';
-import { Router } from '../routing/router.js';
+import type { Router } from '../routing/router.js';
 import { channels } from '../telemetry/events.js';
 import { listen, urlHost } from '../util/listen.js';
 import { H1Exchange, H2Exchange, type ClientExchange } from './exchange.js';
+import { Generation } from './generation.js';
 import { createListenerServer, createProtocolServers } from './listeners.js';
-import { createTabbyEndpoints, TABBY_PATHS } from './tabby-endpoints.js';
+import { reloadPlan, type ReloadResult } from './reload-plan.js';
+import { applyTlsFiles, readTlsFiles } from './tls-files.js';
+import { TABBY_PATHS } from './tabby-endpoints.js';
 
 const ENGINES_PREFIX = '/v1/engines/';
 const ENGINES_SUFFIX = '/completions';
@@ -32,19 +28,23 @@ const ENGINES_SUFFIX = '/completions';
 export interface Gateway {
   /** One URL per listener, e.g. http://127.0.0.1:8080 or https://127.0.0.1:8443. */
   readonly urls: readonly string[];
+  /** The current generation's (a reload replaces them; requests in flight keep theirs). */
   readonly registry: Registry;
   readonly router: Router;
-  /** Supersession (and the rest of `policy:`). */
+  /** Rewrite rules, experiments, limits, supersession (`policy:`). */
   readonly policy: Policy;
   readonly config: GatewayConfig;
   /** Undefined with auth.mode none. */
   readonly auth: AuthService | undefined;
   /**
-   * Applies a reloaded config: the auth section (signing keys, token settings, verifier, config
-   * denylist) takes effect at once; changes elsewhere need a restart and are named in the result.
-   * Throws, changing nothing, if the new auth section cannot be used.
+   * Applies a reloaded config to new requests: deployments, models, routing, policy, protocols,
+   * request limits, auth keys and settings, and TLS certificates (same files, new contents).
+   * Requests in flight finish on the config they started with; no connection is dropped. What
+   * cannot change without a restart (listener addresses, auth mode, Redis settings, connection
+   * limits) is left as it was and named in the result. Throws, changing nothing, if the new
+   * config cannot be used (a secret that cannot be read, auth keys that do not load).
    */
-  reload(next: GatewayConfig): Promise<{ applied: string[]; needsRestart: string[] }>;
+  reload(next: GatewayConfig): Promise<ReloadResult>;
   /** Graceful stop: readiness goes 503, GOAWAY to HTTP/2 clients, in-flight streams get `graceMs`. */
   close(graceMs?: number): Promise<void>;
 }
@@ -61,19 +61,11 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     registry.destroy();
     throw err;
   }
-  const limits = config.limits;
-  const router = new Router(registry, config.routing);
-  const prober = new Prober(registry.deployments, config.routing.health.active);
-  prober.start();
-  const policy = new Policy(config.policy);
-  const completion = createCompletionHandler(registry, router, limits, config.routing, policy);
-  const copilot = createCopilotEndpoints(auth, registry, limits.bodyTimeoutMs, () =>
-    router.nearestRegionUrl(),
-  );
-  const tabby = createTabbyEndpoints(auth, registry, config.protocols.tabby.model, limits.bodyTimeoutMs);
-  // OpenAI's and Tabby's clients share /v1/completions: the body tells them apart.
-  const v1Completions = openaiOrTabby(tabbyProtocol(config.protocols.tabby));
-  const engines = createProtocolServers(limits);
+  let gen = Generation.of(config, auth, registry);
+  gen.start();
+  /** Generations replaced by a reload and still finishing their requests. */
+  const retiring = new Set<Generation>();
+  const engines = createProtocolServers(config.limits);
   const h2Sessions = new Set<http2.ServerHttp2Session>();
   const h1Sockets = new Set<net.Socket>();
   let draining = false;
@@ -84,9 +76,14 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       ctx.abort(new GatewayError('GW_CLIENT_CLOSED'));
       ctx.finish(499, 'client_cancel', 'GW_CLIENT_CLOSED');
     });
+    // The request keeps this generation to its end, whatever a reload does meanwhile.
+    const g = gen;
+    const limits = g.config.limits;
     const path = ex.path;
-    const protocol = completionProtocol(path, v1Completions);
+    const protocol = completionProtocol(path, g.v1Completions);
     if (protocol !== undefined) {
+      g.enter();
+      ctx.onFinish(() => g.leave());
       const copilot = protocol === COPILOT;
       ctx.route = copilot ? 'engines' : path.slice(1);
       if (channels.requestStart.hasSubscribers) channels.requestStart.publish(ctx);
@@ -107,7 +104,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
         ms: limits.bodyTimeoutMs,
         onExpire: () => expire(ex, ctx, new GatewayError('GW_BODY_TIMEOUT')),
       });
-      void completion(ex, ctx, protocol, engine);
+      void g.completion(ex, ctx, protocol, engine);
       return;
     }
     ctx.route = path.slice(1);
@@ -117,23 +114,23 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       case COPILOT_PATHS.models:
       case COPILOT_PATHS.v1Models:
         if (ex.method !== 'GET') return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
-        if (path === COPILOT_PATHS.token) return void copilot.token(ex, ctx);
-        if (path === COPILOT_PATHS.user) return void copilot.user(ex, ctx);
-        return copilot.models(ex, ctx);
+        if (path === COPILOT_PATHS.token) return void g.copilot.token(ex, ctx);
+        if (path === COPILOT_PATHS.user) return void g.copilot.user(ex, ctx);
+        return g.copilot.models(ex, ctx);
       case COPILOT_PATHS.embeddingModels:
         if (ex.method !== 'GET') return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
-        return copilot.embeddingModels(ex, ctx);
+        return g.copilot.embeddingModels(ex, ctx);
       case COPILOT_PATHS.telemetry:
         if (ex.method !== 'GET' && ex.method !== 'POST')
           return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
-        return void copilot.telemetry(ex, ctx);
+        return void g.copilot.telemetry(ex, ctx);
       case TABBY_PATHS.health:
         if (ex.method !== 'GET' && ex.method !== 'POST')
           return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
-        return tabby.health(ex, ctx);
+        return g.tabby.health(ex, ctx);
       case TABBY_PATHS.events:
         if (ex.method !== 'POST') return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
-        return void tabby.events(ex, ctx);
+        return void g.tabby.events(ex, ctx);
     }
     if (path === '/healthz') return respondJson(ex, ctx, 200, { status: 'ok' });
     if (path === '/readyz') {
@@ -149,7 +146,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
           }),
         );
       // No healthy model server in our own region: vote ourselves out of the load balancer.
-      const r = router.readiness();
+      const r = g.router.readiness();
       if (!r.ready)
         return respondError(
           ex,
@@ -187,26 +184,30 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
 
   const servers: net.Server[] = [];
   const urls: string[] = [];
+  const tlsFiles = await readTlsFiles(config.listeners).catch((err: unknown) => {
+    gen.destroy();
+    void auth?.close();
+    throw err;
+  });
   try {
-    for (const l of config.listeners) {
-      const server = createListenerServer(l, engines, limits);
+    for (const [i, l] of config.listeners.entries()) {
+      const server = createListenerServer(l, engines, config.limits, tlsFiles[i]);
       const port = await listen(server, l.port, l.host);
       servers.push(server);
       urls.push(`${l.tls === undefined ? 'http' : 'https'}://${urlHost(l.host)}:${port}`);
     }
   } catch (err) {
     for (const s of servers) s.close();
-    prober.close();
-    registry.destroy();
+    gen.destroy();
     await auth?.close();
     throw err;
   }
 
-  async function close(graceMs = limits.shutdownGraceMs): Promise<void> {
+  async function close(graceMs = gen.config.limits.shutdownGraceMs): Promise<void> {
     draining = true;
     // Requests waiting for capacity get a clean 503 now (they may retry elsewhere), while their
     // clients are still connected.
-    router.close();
+    gen.router.close();
     for (const s of servers) s.close();
     // GOAWAY: clients finish their open streams here and open new ones elsewhere.
     for (const session of h2Sessions) session.close();
@@ -218,25 +219,77 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     }
     for (const session of h2Sessions) session.destroy();
     for (const socket of h1Sockets) socket.destroy();
-    prober.close();
-    await registry.close();
+    await Promise.all([gen.close(), ...[...retiring].map((g) => g.close())]);
     await auth?.close();
   }
 
-  async function reload(next: GatewayConfig): Promise<{ applied: string[]; needsRestart: string[] }> {
-    const needsRestart: string[] = (
-      ['listeners', 'deployments', 'models', 'limits', 'routing', 'protocols'] as const
-    ).filter((k) => JSON.stringify(next[k]) !== JSON.stringify(config[k]));
-    const applied: string[] = [];
-    if (next.auth.mode !== config.auth.mode) needsRestart.push('auth.mode');
-    else if (auth !== undefined) {
-      if (!(await auth.reload(next.auth))) needsRestart.push('auth.revocation.redis');
-      applied.push('auth');
+  // One reload at a time: two overlapping ones would both retire the same generation.
+  let reloading = Promise.resolve();
+  function reload(next: GatewayConfig): Promise<ReloadResult> {
+    const run = reloading.then(() => swap(next));
+    reloading = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /**
+   * Everything that can fail is done before anything changes: the new generation is built (its
+   * deployments' secrets read), TLS files read and loaded, auth reloaded; then new requests
+   * switch to the new generation and the old one retires once its requests have ended.
+   */
+  async function swap(nextConfig: GatewayConfig): Promise<ReloadResult> {
+    if (draining) throw new Error('the gateway is shutting down');
+    const prev = gen;
+    const { effective, applied, needsRestart } = reloadPlan(prev.config, nextConfig);
+    const nextTls = await readTlsFiles(effective.listeners);
+    const next = await Generation.create(effective, auth, prev);
+    try {
+      if (applyTlsFiles(tlsServers(), tlsFiles, nextTls)) applied.push('tls');
+      if (auth !== undefined && !needsRestart.includes('auth.mode')) {
+        if (!(await auth.reload(effective.auth))) needsRestart.push('auth.revocation.redis');
+        applied.push('auth');
+      }
+    } catch (err) {
+      next.destroy();
+      throw err;
     }
+    // New connections get the new per-connection limits; open ones keep theirs.
+    if (effective.limits.maxConcurrentStreams !== prev.config.limits.maxConcurrentStreams)
+      engines.h2.updateSettings({ maxConcurrentStreams: effective.limits.maxConcurrentStreams });
+    engines.h1.headersTimeout = Math.min(effective.limits.bodyTimeoutMs, 60_000);
+    gen = next;
+    next.start();
+    retiring.add(prev);
+    void prev
+      .retire(prev.config.limits.maxRequestTimeoutMs + prev.config.limits.shutdownGraceMs)
+      .finally(() => retiring.delete(prev));
     return { applied, needsRestart };
   }
 
-  return { urls, registry, router, policy, config, auth, close, reload };
+  function tlsServers(): (tls.Server | undefined)[] {
+    return config.listeners.map((l, i) => (l.tls === undefined ? undefined : (servers[i] as tls.Server)));
+  }
+
+  return {
+    urls,
+    get registry() {
+      return gen.registry;
+    },
+    get router() {
+      return gen.router;
+    },
+    get policy() {
+      return gen.policy;
+    },
+    get config() {
+      return gen.config;
+    },
+    auth,
+    close,
+    reload,
+  };
 }
 
 /** A time limit passed: the request is cancelled everywhere and the client told why. */

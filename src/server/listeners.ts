@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { LimitsConfig, ListenerConfig } from '../config/schema.js';
 import { createCleartextServer } from './cleartext.js';
+import type { TlsFiles } from './tls-files.js';
 
 /** Handlers for the two protocol engines; every listener feeds sockets into one pair of them. */
 export interface ProtocolServers {
@@ -39,13 +39,14 @@ export function createListenerServer(
   cfg: ListenerConfig,
   engines: ProtocolServers,
   limits: LimitsConfig,
+  files: TlsFiles | undefined,
 ): net.Server {
-  if (cfg.tls === undefined) {
+  if (cfg.tls === undefined || files === undefined) {
     return createCleartextServer(engines.h2, engines.h1, { firstByteTimeoutMs: limits.firstByteTimeoutMs });
   }
   const server = tls.createServer({
-    cert: readFileSync(cfg.tls.certFile),
-    key: readFileSync(cfg.tls.keyFile),
+    cert: files.cert,
+    key: files.key,
     ALPNProtocols: ['h2', 'http/1.1'],
     handshakeTimeout: limits.firstByteTimeoutMs,
   });

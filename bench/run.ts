@@ -1,6 +1,6 @@
 // The gateway benchmark (issue 2): direct to the simulator vs through a naive node:http2 proxy vs
-// through ghostwire, interleaved over rounds, every side a real process on 127.0.0.1. Writes
-// docs/benchmarks.md. See bench/README.md for the flags and what each number means.
+// through HAProxy vs through ghostwire, interleaved over rounds, every side a real process on
+// 127.0.0.1. Writes docs/benchmarks.md. See bench/README.md for the flags and what each number means.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
@@ -13,8 +13,9 @@ import type { SimulatorStats } from '../src/simulator/index.js';
 import type { LoadResult } from './load.js';
 import { cpuMicros, machineBusyMicros, memoryMiB } from './proc.js';
 import { interruptAndWait, pinToCpus, type Service, spawnNode, startService, stop } from './processes.js';
+import { ensureHaproxy, startHaproxy } from './haproxy.js';
 import { type ProfileSummary, summarizeProfile } from './profile.js';
-import { DISTURBED_OTHER_CPU_PERCENT, renderReport } from './report.js';
+import { DISTURBED_OTHER_CPU_PERCENT, type HaproxyInfo, renderReport } from './report.js';
 import { requestBodies } from './workload.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -56,9 +57,11 @@ export interface Settings {
  * naive-gc is the naive proxy run with the V8 flags ghostwire's launcher gives `serve`
  * (SERVE_NODE_FLAGS): it shows what those flags alone are worth, so ghostwire's numbers can be
  * read both against the peer as anyone would run it and against the peer with the same tuning.
+ * haproxy is HAProxy (the Debian package) with the config bench/haproxy.ts generates: a proxy
+ * written in C as a second peer; the issue's verdicts stay ghostwire vs naive.
  */
-export type TargetName = 'direct' | 'naive' | 'naive-gc' | 'ghostwire';
-const TARGET_NAMES: readonly TargetName[] = ['direct', 'naive', 'naive-gc', 'ghostwire'];
+export type TargetName = 'direct' | 'naive' | 'naive-gc' | 'haproxy' | 'ghostwire';
+export const TARGET_NAMES: readonly TargetName[] = ['direct', 'naive', 'naive-gc', 'haproxy', 'ghostwire'];
 
 /** With --pin: the proxy under test gets CPU 1 to itself; simulator and load client share CPU 0. */
 const PROXY_CPU = '1';
@@ -130,7 +133,7 @@ function parseSettings(argv: string[]): Settings {
     process.stdout.write(
       'usage: node dist/bench/run.js [--quick] [--rounds N] [--rate RPS] [--fixed-s S] [--max-s S] [--warmup-s S]\n' +
         '         [--connections N] [--concurrency N] [--max-tokens N] [--sim auto|real|fixture]\n' +
-        '         [--ttft-ms MS] [--token-ms MS] [--slots N] [--targets direct,naive,naive-gc,ghostwire]\n' +
+        '         [--ttft-ms MS] [--token-ms MS] [--slots N] [--targets direct,naive,naive-gc,haproxy,ghostwire]\n' +
         '         [--profile] [--out FILE] [--json FILE] [--client raw|node]\n' +
         '         [--quiet-wait-s S] [--retries N] [--kinds fixed,max] [--no-pin] [--no-affinity]\n' +
         'See bench/README.md.\n',
@@ -308,6 +311,19 @@ function startGhostwire(simUrl: string, nodeFlags: string[] = []): Promise<Servi
     '0',
     '--upstream',
     upstream,
+  ]);
+}
+
+/** Starts the naive proxy (naive-gc: with SERVE_NODE_FLAGS) or ghostwire in front of the simulator. */
+function startProxy(name: 'naive' | 'naive-gc' | 'ghostwire', simUrl: string): Promise<Service> {
+  if (name === 'ghostwire') return startGhostwire(simUrl);
+  return startService(name, [
+    ...(name === 'naive-gc' ? SERVE_NODE_FLAGS : []),
+    join(ROOT, 'dist/bench/naive-proxy.js'),
+    '--port',
+    '0',
+    '--upstream',
+    simUrl,
   ]);
 }
 
@@ -566,22 +582,28 @@ async function main(): Promise<void> {
       log('taskset unavailable: running unpinned');
     }
     const targets: Target[] = [];
+    let haproxy: HaproxyInfo | undefined;
+    let haproxyFound: { bin: string; version: string } | undefined;
+    if (s.targets.includes('haproxy')) {
+      const found = ensureHaproxy(log);
+      if ('missing' in found) {
+        log(`haproxy target skipped: ${found.missing}`);
+        haproxy = { skipped: found.missing };
+        s.targets = s.targets.filter((t) => t !== 'haproxy');
+      } else haproxyFound = found;
+    }
     // Until ghostwire is up, a placeholder of a real token's length: every target gets the same bytes.
     let authorization = `Bearer ${'x'.repeat(150)}`;
     for (const name of s.targets) {
       if (name === 'direct') targets.push({ name, url: sim.url, service: undefined, authorization });
       else {
-        const svc =
-          name === 'ghostwire'
-            ? await startGhostwire(sim.url)
-            : await startService(name, [
-                ...(name === 'naive-gc' ? SERVE_NODE_FLAGS : []),
-                join(ROOT, 'dist/bench/naive-proxy.js'),
-                '--port',
-                '0',
-                '--upstream',
-                sim.url,
-              ]);
+        let svc: Service;
+        if (name === 'haproxy') {
+          if (haproxyFound === undefined) throw new Error('haproxy: not found');
+          const h = await startHaproxy(haproxyFound.bin, sim.url);
+          haproxy = { version: haproxyFound.version, config: h.config };
+          svc = h;
+        } else svc = await startProxy(name, sim.url);
         if (s.pin) pinToCpus(svc.pid, PROXY_CPU);
         services.push(svc);
         if (name === 'ghostwire') authorization = await benchToken(svc.url);
@@ -643,6 +665,7 @@ async function main(): Promise<void> {
       routingPick,
       protocols,
       affinity,
+      haproxy,
       cpu: os.cpus()[0]?.model ?? 'unknown',
       cores: os.cpus().length,
       node: process.version,

@@ -20,6 +20,8 @@ export interface MachineInfo {
   protocols?: string | undefined;
   /** The markdown printed by bench/affinity-bench.ts (table, summary, any failed checks); undefined if skipped. */
   affinity?: string | undefined;
+  /** The markdown printed by bench/connections.ts; undefined if skipped. */
+  connections?: string | undefined;
   /** The HAProxy peer: its version and generated config, or why it was left out; undefined if not asked for. */
   haproxy?: HaproxyInfo | undefined;
 }
@@ -433,6 +435,18 @@ export function renderReport(
         'processes, after the runs above (`node dist/bench/affinity-bench.js` reruns it alone):',
       '',
       m.affinity.trim(),
+      '',
+    );
+  if (m.connections !== undefined)
+    parts.push(
+      '## Connection scale',
+      '',
+      'How many idle HTTP/2 client connections one gateway process holds and what each costs in memory, ' +
+        'then many long-running streams at once: the memory and CPU of holding them. ghostwire and the naive proxy ' +
+        'side by side, same steps, same clients. `bench/connections.ts`, its own processes, after the runs above ' +
+        '(`node dist/bench/connections.js` reruns it alone):',
+      '',
+      m.connections.trim(),
       '',
     );
   parts.push(

@@ -27,13 +27,39 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** Options of spawnProcess / spawnNode. */
+export interface SpawnOptions {
+  stdin?: boolean;
+  onLine?: (line: string) => void;
+  /**
+   * Raise the child's open-file limit to this before it starts (`ulimit -n` in a shell that then
+   * execs it, so the pid is the program's own). Node has no setrlimit; the connection-scale
+   * benchmark needs thousands of sockets per process.
+   */
+  fdLimit?: number;
+}
+
 /** Spawns `node args…` and tracks it so it is always killed; its output is drained into a ring of lines. */
 export function spawnNode(
   name: string,
   args: readonly string[],
-  options: { stdin?: boolean; onLine?: (line: string) => void } = {},
+  options: SpawnOptions = {},
 ): { child: ChildProcess; tail: () => string } {
-  const child = spawn(process.execPath, args, {
+  return spawnProcess(name, process.execPath, args, options);
+}
+
+/** Spawns any program like spawnNode does (tracked, always killed, output drained into a ring of lines). */
+export function spawnProcess(
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): { child: ChildProcess; tail: () => string } {
+  const [file, argv] =
+    options.fdLimit === undefined
+      ? [command, args]
+      : ['/bin/sh', ['-c', `ulimit -n ${Math.floor(options.fdLimit)} && exec "$0" "$@"`, command, ...args]];
+  const child = spawn(file, argv, {
     stdio: [options.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, NODE_ENV: 'production' },
   });
@@ -78,19 +104,32 @@ export function pinToCpus(pid: number, cpus: string): boolean {
   }
 }
 
-/** Starts a long-running service and resolves once it prints its URL. */
+/** The hard limit on open files this process may raise a child's limit to (`ulimit -Hn`). */
+export function fdHardLimit(): number {
+  try {
+    const out = execFileSync('/bin/sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim();
+    return out === 'unlimited' ? Number.POSITIVE_INFINITY : Number(out) || 1024;
+  } catch {
+    return 1024;
+  }
+}
+
+/** Starts a long-running Node service and resolves once it prints its URL. */
 export async function startService(
   name: string,
   args: readonly string[],
-  timeoutMs = 20_000,
+  options: { timeoutMs?: number; onLine?: (line: string) => void; fdLimit?: number } = {},
 ): Promise<Service> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
   let resolveUrl: (url: string) => void = () => {};
   const urlSeen = new Promise<string>((resolve) => (resolveUrl = resolve));
   const { child, tail } = spawnNode(name, args, {
     onLine: (line) => {
       const m = /listening on (https?:\/\/[^\s]+)/.exec(line);
       if (m?.[1] !== undefined) resolveUrl(m[1]);
+      options.onLine?.(line);
     },
+    ...(options.fdLimit === undefined ? {} : { fdLimit: options.fdLimit }),
   });
   let timer: NodeJS.Timeout | undefined;
   const failure = new Promise<never>((_, reject) => {

@@ -20,7 +20,14 @@ export interface MachineInfo {
   protocols?: string | undefined;
   /** The markdown printed by bench/affinity-bench.ts (table, summary, any failed checks); undefined if skipped. */
   affinity?: string | undefined;
+  /** The markdown printed by bench/connections.ts; undefined if skipped. */
+  connections?: string | undefined;
+  /** The HAProxy peer: its version and generated config, or why it was left out; undefined if not asked for. */
+  haproxy?: HaproxyInfo | undefined;
 }
+
+/** The HAProxy target as run (version and the config bench/haproxy.ts generated), or why it was skipped. */
+export type HaproxyInfo = { version: string; config: string } | { skipped: string };
 
 /** The issue-2 targets, in one place so the report and the verdicts cannot drift apart. */
 /** The V8 flags ghostwire's launcher runs `serve` with, as the report names them. */
@@ -191,7 +198,7 @@ function summarySection(s: Settings, runs: readonly RunRecord[]): string {
   const present = (t: TargetName): boolean => runs.some((r) => r.target === t);
   const lines: string[] = [];
   const rows: string[][] = [];
-  for (const t of ['direct', 'naive', 'naive-gc', 'ghostwire'] as const) {
+  for (const t of ['direct', 'naive', 'naive-gc', 'haproxy', 'ghostwire'] as const) {
     if (!present(t)) continue;
     const m = summarize(runs, t);
     rows.push([
@@ -239,7 +246,7 @@ function summarySection(s: Settings, runs: readonly RunRecord[]): string {
       `- **CPU per streamed completion**, ghostwire / naive: **${ratio.toFixed(2)}×** at ${s.rate} rps ` +
         `(${int(gw.fixedCpu)} vs ${int(nv.fixedCpu)} µs), ${ratioMax.toFixed(2)}× at max throughput ` +
         `(${int(gw.maxCpu)} vs ${int(nv.maxCpu)} µs). Target ≤ ${TARGETS.cpuRatioMax}× at ${s.rate} rps: ${pass(ratio <= TARGETS.cpuRatioMax)}` +
-        roundRatios(runs),
+        roundRatios(runs, 'naive'),
       `- **Added p50 latency** at ${s.rate} rps, ghostwire: time to first token ${signedMs(gw.added.ttfbP50)} ms ` +
         `(target < ${TARGETS.addedP50MaxMs} ms: ${pass(ttfbP50Ok)}); end of stream ${signedMs(gw.added.totalP50)} ms ` +
         `(target < ${TARGETS.addedP50MaxMs} ms: ${pass(totalP50Ok)}). Naive: ${signedMs(nv.added.ttfbP50)} / ${signedMs(nv.added.totalP50)} ms.`,
@@ -263,6 +270,22 @@ function summarySection(s: Settings, runs: readonly RunRecord[]): string {
     }
   } else {
     lines.push('- Verdicts need all three targets (direct, naive, ghostwire) in the run.');
+  }
+  if (present('ghostwire') && present('haproxy') && present('direct')) {
+    const gw = summarize(runs, 'ghostwire');
+    const hp = summarize(runs, 'haproxy');
+    lines.push(
+      `- **Against HAProxy** (a peer written in C, one thread, h2c both sides; not an issue-2 target, the verdicts above stay ghostwire vs naive): ` +
+        `CPU per streamed completion ghostwire / HAProxy **${(gw.fixedCpu / hp.fixedCpu).toFixed(2)}×** at ${s.rate} rps ` +
+        `(${int(gw.fixedCpu)} vs ${int(hp.fixedCpu)} µs), ${(gw.maxCpu / hp.maxCpu).toFixed(2)}× at max throughput ` +
+        `(${int(gw.maxCpu)} vs ${int(hp.maxCpu)} µs)` +
+        roundRatios(runs, 'haproxy') +
+        `; added p50 ${signedMs(gw.added.ttfbP50)} vs ${signedMs(hp.added.ttfbP50)} ms (first token), ` +
+        `${signedMs(gw.added.totalP50)} vs ${signedMs(hp.added.totalP50)} ms (end of stream); added p99 ` +
+        `${signedMs(gw.added.ttfbP99)} vs ${signedMs(hp.added.ttfbP99)} ms (first token), ` +
+        `${signedMs(gw.added.totalP99)} vs ${signedMs(hp.added.totalP99)} ms (end of stream); max ` +
+        `${int(gw.maxRps)} vs ${int(hp.maxRps)} req/s.`,
+    );
   }
   return lines.join('\n');
 }
@@ -319,7 +342,7 @@ export function renderReport(
         ? `; ${m.reruns} disturbed run${m.reruns === 1 ? ' was' : 's were'} measured again.`
         : '.'),
     s.pin
-      ? `- **Everything on one machine, pinned**: load client, simulator and proxy are separate processes on 127.0.0.1; the proxy under test (naive or ghostwire) runs alone on CPU 1, the simulator and load client share CPU 0 (\`taskset\`), the same for every target.`
+      ? `- **Everything on one machine, pinned**: load client, simulator and proxy are separate processes on 127.0.0.1; the proxy under test (naive, naive-gc, HAProxy or ghostwire) runs alone on CPU 1, the simulator and load client share CPU 0 (\`taskset\`), the same for every target.`
       : `- **Everything on one machine**: load client, simulator and proxy are separate processes on 127.0.0.1 sharing the ${m.cores} cores (unpinned).`,
     `- **Upstream**: ${simName} with \`--ttft-ms ${sim.ttftMs} --token-ms ${sim.tokenMs} --max-tokens ${sim.maxTokens} --slots ${sim.slots}\`.`,
     `- **Requests**: Copilot protocol, \`POST /v1/engines/default/completions\`, \`stream: true\`, \`max_tokens: ${s.maxTokens}\`, ` +
@@ -331,8 +354,15 @@ export function renderReport(
       `**Max throughput**: closed loop, ${s.concurrency} in flight, ${s.maxS} s after ${s.warmupS} s warm-up.`,
     `- **Interleaving**: ${s.rounds} round${s.rounds === 1 ? '' : 's'}, each running ${s.kinds.map((k) => `${order} ${k === 'fixed' ? 'at the fixed rate' : 'at max throughput'}`).join(', then ')}.` +
       ` Direct is the simulator with no proxy in between; naive is \`bench/naive-proxy.ts\` as anyone would run it (\`node naive-proxy.js\`);` +
-      ` naive-gc is the same with ghostwire's V8 flags (\`${SERVE_FLAGS}\`); ghostwire runs as its launcher runs \`serve\`, with those flags.` +
-      " The proxies use one upstream HTTP/2 connection for all requests, direct uses the load client's own connections: over one connection the simulator alone ends streams ~0.2–0.3 ms later at the median, which shows in every proxy's added end-of-stream time.",
+      ` naive-gc is the same with ghostwire's V8 flags (\`${SERVE_FLAGS}\`);` +
+      (m.haproxy !== undefined && 'version' in m.haproxy
+        ? ` haproxy is HAProxy ${m.haproxy.version} (the Debian package) with the config below: one thread (\`nbthread 1\`, like the single-threaded Node proxies), h2c in and out, \`http-reuse always\`, no logging or compression;`
+        : '') +
+      ' ghostwire runs as its launcher runs `serve`, with those flags.' +
+      " The proxies use one upstream HTTP/2 connection for all requests, direct uses the load client's own connections: over one connection the simulator alone ends streams ~0.2–0.3 ms later at the median, which shows in the Node proxies' added end-of-stream time.",
+    ...(m.haproxy !== undefined && 'skipped' in m.haproxy
+      ? [`- **HAProxy**: not in this run: ${m.haproxy.skipped}.`]
+      : []),
     '',
     '## Summary',
     '',
@@ -349,6 +379,18 @@ export function renderReport(
     'Latency in a closed loop is throughput-bound (Little\'s law), so no "added" columns here.',
     '',
   ];
+  if (m.haproxy !== undefined && 'config' in m.haproxy)
+    parts.push(
+      '## HAProxy configuration',
+      '',
+      `The config \`bench/haproxy.ts\` generated for this run, as HAProxy ${m.haproxy.version} ran it ` +
+        '(`haproxy -db -f <file>`: foreground, one process, whose CPU is measured; the ports change every run):',
+      '',
+      '```haproxy',
+      m.haproxy.config.trim(),
+      '```',
+      '',
+    );
   if (profile !== undefined) parts.push(profileSection(profile));
   if (m.tokenVerify !== undefined)
     parts.push(
@@ -395,6 +437,18 @@ export function renderReport(
       m.affinity.trim(),
       '',
     );
+  if (m.connections !== undefined)
+    parts.push(
+      '## Connection scale',
+      '',
+      'How many idle HTTP/2 client connections one gateway process holds and what each costs in memory, ' +
+        'then many long-running streams at once: the memory and CPU of holding them. ghostwire and the naive proxy ' +
+        'side by side, same steps, same clients. `bench/connections.ts`, its own processes, after the runs above ' +
+        '(`node dist/bench/connections.js` reruns it alone):',
+      '',
+      m.connections.trim(),
+      '',
+    );
   parts.push(
     '## Warnings',
     '',
@@ -418,14 +472,14 @@ export function renderReport(
   return parts.join('\n');
 }
 
-/** The same ratio round by round (each round runs naive and ghostwire back to back), to show the spread medians hide. */
-function roundRatios(runs: readonly RunRecord[]): string {
+/** ghostwire's CPU over a peer's round by round (each round runs them back to back), to show the spread medians hide. */
+function roundRatios(runs: readonly RunRecord[], peer: TargetName): string {
   const ratios: string[] = [];
   for (const r of runs) {
     if (r.kind !== 'fixed' || r.target !== 'ghostwire' || r.proxyCpuUsPerReq === undefined) continue;
-    const nv = runs.find((x) => x.round === r.round && x.kind === 'fixed' && x.target === 'naive');
-    if (nv?.proxyCpuUsPerReq !== undefined)
-      ratios.push(`${(r.proxyCpuUsPerReq / nv.proxyCpuUsPerReq).toFixed(2)}×`);
+    const p = runs.find((x) => x.round === r.round && x.kind === 'fixed' && x.target === peer);
+    if (p?.proxyCpuUsPerReq !== undefined)
+      ratios.push(`${(r.proxyCpuUsPerReq / p.proxyCpuUsPerReq).toFixed(2)}×`);
   }
   return ratios.length > 1 ? ` (round by round: ${ratios.join(', ')})` : '';
 }

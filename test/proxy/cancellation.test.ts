@@ -52,7 +52,11 @@ describe('cancellation reaches the model server', () => {
   });
 
   it('100 requests on one connection, 50 reset mid-stream: every reset reaches the upstream, both connections survive', async () => {
-    gw = await gatewayTo(`h2c://127.0.0.1:${sim.port}`);
+    // No health probes: one landing among the 100 streams would need a 101st slot, and a second
+    // connection, before the simulator's SETTINGS arrive (a race that loaded machines lose).
+    gw = await gatewayTo(`h2c://127.0.0.1:${sim.port}`, {
+      routing: { health: { active: { enabled: false } } },
+    });
     const rec = recordRequests();
     sim.resetStats();
     const session = await h2connect(gw.urls[0] as string);

@@ -38,6 +38,10 @@ export function renderTable(r: LoadgenResult): string {
     .map(([code, n]) => `${code} ${int(n)}`)
     .join(', ');
   row('errors', int(r.errors.total), codes);
+  if ((r.errors.by_code['GW_TOKEN_MISSING'] ?? 0) > 0)
+    lines.push(
+      `  ${''.padEnd(34)}   (the gateway wants a token: --key, --token or --config, or set GHOSTWIRE_DEV_KEY)`,
+    );
   if (r.unfinished > 0) row('unfinished at the end', int(r.unfinished), 'cut after the drain time');
   row('shown', int(r.shown), 'finished before the next key');
   row('accepted', int(r.accepted), `${pct(r.accepted, r.shown)} of shown`);

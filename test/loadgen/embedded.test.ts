@@ -17,7 +17,10 @@ test('ghostwire loadgen with no target flags: exit 0, a summary with requests, c
   assert.equal(res.code, 0, res.stderr);
   assert.equal(res.stderr, '', 'nothing on stderr, no progress line without a terminal');
   const out = res.stdout;
-  assert.ok(!out.includes('\r') && !out.includes('\u001b['), 'no terminal control characters in piped output');
+  assert.ok(
+    !out.includes('\r') && !out.includes('\u001b['),
+    'no terminal control characters in piped output',
+  );
   assert.match(out, /100 developers typing/);
   assert.match(out, /\(embedded simulator \+ gateway\)/);
   const count = (label: string): number => {

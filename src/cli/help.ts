@@ -9,6 +9,7 @@ Commands:
   simulate    run the model-server simulator on its own
   token       mint, inspect and revoke gateway tokens
   demo        demo regions: multi-region failover on this machine (root, network namespaces)
+  loadgen     simulated developers typing against a gateway (no flags: an embedded one)
 
 Run 'ghostwire <command> --help' for a command's flags.
 `,
@@ -49,7 +50,8 @@ Runs a model-server simulator, h2c and HTTP/1.1 on one port, speaking every upst
   TGI         POST /generate_stream, POST /generate
   Codestral   POST /v1/fim/completions
 Prints "listening on <url>" once ready. GET /stats for counters (prefix_cache_hits/misses,
-peak_active/peak_queued, fim_templates, ...); POST /stats/reset starts them afresh.
+peak_active/peak_queued, cancel_age_ms, ...), GET /stats/cancels for the last cancels by request
+id; POST /stats/reset starts them afresh.
 Test hooks (request headers): x-sim-status, x-sim-close-after, x-sim-error-after, x-sim-ttft-ms,
 x-sim-ignore-stop. See docs/simulator.md.
 
@@ -105,5 +107,58 @@ kernel has it, else a userspace delay link (it says which). See docs/demo-region
   -h, --help         show this help
 
 Exit code: 0 every expectation held, 1 one did not (each printed with why) or it cannot run here.
+`,
+  loadgen: `Usage: ghostwire loadgen [--url URL] [--developers N] [--duration-s S] [--requests N]
+                         [--mode developers|rate] [--rate R] [--protocol h2|h1]
+                         [--cancel reset|close|never] [--debounce-ms N] [--accept-rate F]
+                         [--max-tokens N] [--engine NAME] [--corpus DIR] [--seed N]
+                         [--token T | --key K | --config FILE [--uid U]] [--stats-url URL ...]
+                         [--json] [--report FILE.html] [--log FILE] [typing flags]
+
+Simulates developers typing through source files in an editor with a Copilot client: one
+long-lived connection each, a completion at each pause in typing (the debounce), the request
+cancelled when the next key arrives, some completions accepted. Prints a summary at the end:
+requests, completions, cancels, errors by code, latency to the first token and at the pause, and
+with a simulator's counters the GPU tokens generated and wasted after cancel. With no --url it
+starts the embedded default (model simulator + gateway, as 'ghostwire serve' with no flags) in
+this process and drives that. Always stops by itself: duration (or --requests), then the drain.
+
+  --url URL          the gateway (http:// = h2c or HTTP/1.1 cleartext, https:// = TLS)
+  --developers N     simulated developers, one connection each (default 100)
+  --duration-s S     how long they type (default 20)
+  --requests N       stop after N requests (whichever comes first)
+  --mode M           developers: each fires at its own pauses (default); rate: --rate R
+                     completions/s across developers (each still cancels on its next key)
+  --rate R           completions per second in rate mode
+  --protocol P       h2 (default) or h1 (HTTP/1.1 keep-alive per developer)
+  --cancel C         on the next key: reset (RST_STREAM, h2 default), close (close the
+                     connection, h1 default), never (let it run: a bad client)
+  --debounce-ms N    pause before a completion fires (default 75)
+  --accept-rate F    chance a finished completion is accepted (Tab) (default 0.25)
+  --max-tokens N     max_tokens of each request (default 64)
+  --engine NAME      the engine in /v1/engines/{engine}/completions (default "default")
+  --corpus DIR       source files to type through (default: ghostwire's own compiled sources)
+  --seed N           typing is the same for the same seed (default 1)
+  --token T          a gateway token (Authorization: Bearer T)
+  --key K            a key exchanged at /copilot_internal/v2/token (default: $GHOSTWIRE_DEV_KEY)
+  --config FILE      mint tokens from the gateway's own config (its signing keys), as --uid U
+  --stats-url URL    a model simulator's /stats, read before and after (repeatable)
+  --drain-s S        time for requests in flight to finish at the end (default 5)
+  --insecure         https: accept any certificate
+  --json             print one JSON object instead of the table
+  --report FILE      write a self-contained HTML report (histograms, timeline)
+  --log FILE         write every request as a JSON line (id, times, outcome)
+  -h, --help         show this help
+
+Typing (defaults: Dhakal et al., CHI 2018, 136M keystrokes; pauses assumed):
+  --iki-mean-ms N    developers' mean inter-key interval (default 238.66)
+  --iki-sd-ms N      its spread across developers (default 111.6)
+  --iki-cv F         within one developer, SD / mean of intervals (default 0.5)
+  --pause-prob F     chance of a thinking pause after a key (default 0.03)
+  --line-pause-prob F  ... after a newline (default 0.3)
+  --pause-ms N       mean thinking pause (default 1500)
+
+Exit code: 0 the run completed (errors are in the summary), 1 the target could not be reached,
+the key was refused or no request got anywhere, 2 a usage error. See docs/loadgen.md.
 `,
 } as const;

@@ -1,7 +1,7 @@
 import type { DecodeBatch } from './batch.js';
 import { BodyTooLargeError, type Exchange } from './exchange.js';
 import type { ErrorKind, RouteParams, SimError, WireFormat } from './formats/format.js';
-import { runGeneration, type GenerationOutcome } from './generation.js';
+import { runGeneration } from './generation.js';
 import type { ResolvedSimulatorOptions } from './options.js';
 import type { PrefixCache } from './prefix-cache.js';
 import { contextWindow, splitFimPrompt } from './prompt.js';
@@ -46,6 +46,8 @@ export async function handleCompletion(
 ): Promise<void> {
   const { counters } = deps;
   counters.requests++;
+  // For the age of a cancel (GET /stats/cancels): one clock read per request, none per token.
+  const arrivedAt = performance.now();
 
   let raw: Buffer;
   try {
@@ -55,7 +57,7 @@ export async function handleCompletion(
       counters.errors++;
       sendError(ex, format, 413, err.message, 'body_too_large');
     } else {
-      counters.cancelled++;
+      counters.cancel(ex.headers['x-request-id'], arrivedAt, ex.goneAt);
     }
     return;
   }
@@ -120,7 +122,8 @@ export async function handleCompletion(
         counters.rejected++;
         sendError(ex, format, 503, 'The simulated model server is overloaded; retry later.', 'overloaded');
       } else {
-        counters.cancelled++; // the client left while queued: it never generates
+        // The client left while queued: it never generates.
+        counters.cancel(ex.headers['x-request-id'], arrivedAt, ex.goneAt);
       }
       return;
     }
@@ -166,7 +169,9 @@ export async function handleCompletion(
     counters,
     deps.batch,
   );
-  countOutcome(counters, outcome);
+  if (outcome === 'completed') counters.completed++;
+  else if (outcome === 'cancelled') counters.cancel(ex.headers['x-request-id'], arrivedAt, ex.goneAt);
+  else counters.errors++;
 }
 
 /** Consults the prefix cache and counts the hit or miss; false when there is no cache. */
@@ -176,12 +181,6 @@ function lookupPrefix(deps: CompletionDeps, prompt: string): boolean {
   if (hit) deps.counters.prefix_cache_hits++;
   else deps.counters.prefix_cache_misses++;
   return hit;
-}
-
-function countOutcome(counters: SimulatorCounters, outcome: GenerationOutcome): void {
-  if (outcome === 'completed') counters.completed++;
-  else if (outcome === 'cancelled') counters.cancelled++;
-  else counters.errors++;
 }
 
 interface FaultHeaders {

@@ -29,6 +29,8 @@ export interface Exchange {
   onGone(listener: () => void): () => void;
   /** True once nothing more can reach the client. Checked before every token. */
   isClosed(): boolean;
+  /** performance.now() when the transport reported the client gone; undefined until then. */
+  readonly goneAt: number | undefined;
   /** Rejects with BodyTooLargeError or ClientGoneError. */
   readBody(limitBytes: number): Promise<Buffer>;
   /** A complete response in one go. */
@@ -77,6 +79,7 @@ export function h1Exchange(req: http.IncomingMessage, res: http.ServerResponse):
 abstract class ExchangeBase {
   #finished = false;
   #gone = false;
+  #goneAt: number | undefined;
   #listeners: (() => void)[] | undefined;
   #controller: AbortController | undefined;
 
@@ -85,6 +88,10 @@ abstract class ExchangeBase {
 
   isClosed(): boolean {
     return this.#gone || this.transportClosed();
+  }
+
+  get goneAt(): number | undefined {
+    return this.#goneAt;
   }
 
   get signal(): AbortSignal {
@@ -114,6 +121,7 @@ abstract class ExchangeBase {
   protected readonly clientGone = (): void => {
     if (this.#finished || this.#gone) return;
     this.#gone = true;
+    this.#goneAt = performance.now(); // once per cancel: the age /stats reports starts from here
     this.#controller?.abort(new ClientGoneError());
     const listeners = this.#listeners;
     this.#listeners = undefined;

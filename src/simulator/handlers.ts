@@ -50,6 +50,11 @@ export interface RouterDeps extends CompletionDeps {
   statsJson(): string;
 }
 
+/** Most recent cancels (at most CANCEL_LOG_LIMIT), oldest first: joined with a client's own by request id. */
+function cancelsJson(deps: RouterDeps): string {
+  return JSON.stringify({ cancels: deps.counters.cancels.records() });
+}
+
 /** A route line made ready: the format and its defaults merged once, not per request. */
 interface ResolvedRoute {
   format: WireFormat;
@@ -116,6 +121,9 @@ function serveInfo(ex: Exchange, deps: RouterDeps): void {
       return;
     case '/stats':
       if (allow(ex, 'GET')) ex.respond(200, JSON_HEADERS, deps.statsJson());
+      return;
+    case '/stats/cancels':
+      if (allow(ex, 'GET')) ex.respond(200, JSON_HEADERS, cancelsJson(deps));
       return;
     case '/stats/reset':
       if (!allow(ex, 'POST')) return;

@@ -7,6 +7,7 @@ export {
   type ResolvedSimulatorOptions,
 } from './options.js';
 export type { SimulatorStats } from './stats.js';
+export { CANCEL_LOG_LIMIT, type CancelAgeSummary, type CancelRecord } from './cancel-log.js';
 export type { RecordedRequest } from './completion.js';
 export type { WireFormat, ResponseEncoder } from './formats/format.js';
 export type { FimTemplateName } from './prompt.js';

@@ -10,6 +10,7 @@ import { createRouter } from './handlers.js';
 import { resolveSimulatorOptions, type SimulatorOptions } from './options.js';
 import { PrefixCache } from './prefix-cache.js';
 import { SlotScheduler } from './scheduler.js';
+import type { CancelRecord } from './cancel-log.js';
 import { SimulatorCounters, type SimulatorStats } from './stats.js';
 
 /** A running simulator. */
@@ -18,6 +19,8 @@ export interface Simulator {
   url: string;
   port: number;
   stats(): SimulatorStats;
+  /** The most recent cancels (at most 10,000), oldest first: what GET /stats/cancels serves. */
+  cancels(): CancelRecord[];
   resetStats(): void;
   /** The most recent completion request as received (in-process only; never served over HTTP). */
   lastRequest(): RecordedRequest | undefined;
@@ -97,6 +100,7 @@ export async function startSimulator(opts: Partial<SimulatorOptions> = {}): Prom
     url: `http://${urlHost(options.host)}:${port}`,
     port,
     stats,
+    cancels: () => counters.cancels.records(),
     resetStats,
     lastRequest: () => last,
     close() {

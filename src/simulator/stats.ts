@@ -1,3 +1,4 @@
+import { CancelLog, type CancelAgeSummary } from './cancel-log.js';
 import type { FimTemplateName } from './prompt.js';
 import type { SchedulerGauges } from './scheduler.js';
 
@@ -34,11 +35,17 @@ export interface SimulatorStats {
    * was seen since start or the last reset, so readers of the fields above see the same object.
    */
   fim_templates?: Partial<Record<FimTemplateName, number>>;
+  /**
+   * How old cancelled requests were when the simulator noticed their client had gone (ms from
+   * arrival), over the most recent ones (docs/simulator.md). Always present in a snapshot; optional
+   * in the type so stats recorded before it existed still read as SimulatorStats.
+   */
+  cancel_age_ms?: CancelAgeSummary;
 }
 
 type CounterName = Exclude<
   keyof SimulatorStats,
-  'active' | 'queued' | 'peak_active' | 'peak_queued' | 'fim_templates'
+  'active' | 'queued' | 'peak_active' | 'peak_queued' | 'fim_templates' | 'cancel_age_ms'
 >;
 
 /** The monotonic counters; `active`/`queued` and their peaks are gauges owned by the scheduler. */
@@ -53,6 +60,17 @@ export class SimulatorCounters {
   prefix_cache_hits = 0;
   prefix_cache_misses = 0;
   #fimTemplates: Partial<Record<FimTemplateName, number>> | undefined;
+  /** The most recent cancels with their request ids (GET /stats/cancels). */
+  readonly cancels = new CancelLog();
+
+  /**
+   * Counts a request whose client went away: `arrivedAt` is when it arrived, `goneAt` when the
+   * transport reported the client gone (undefined: noticed only now). Both performance.now().
+   */
+  cancel(requestId: string | undefined, arrivedAt: number, goneAt: number | undefined): void {
+    this.cancelled++;
+    this.cancels.record(requestId, arrivedAt, goneAt ?? performance.now());
+  }
 
   countFimTemplate(name: FimTemplateName): void {
     const counts = (this.#fimTemplates ??= {});
@@ -63,6 +81,7 @@ export class SimulatorCounters {
   reset(): void {
     for (const key of COUNTERS) this[key] = 0;
     this.#fimTemplates = undefined;
+    this.cancels.clear();
   }
 
   /** A plain copy combined with the scheduler's gauges. */
@@ -81,6 +100,7 @@ export class SimulatorCounters {
       errors: this.errors,
       prefix_cache_hits: this.prefix_cache_hits,
       prefix_cache_misses: this.prefix_cache_misses,
+      cancel_age_ms: this.cancels.summary(),
     };
     if (this.#fimTemplates !== undefined) stats.fim_templates = { ...this.#fimTemplates };
     return stats;

@@ -51,6 +51,7 @@ describe('simulator routes', () => {
       errors: 0,
       prefix_cache_hits: 0,
       prefix_cache_misses: 1,
+      cancel_age_ms: { count: 0, p50: null, p90: null, p99: null, max: null },
     });
     assert.deepEqual(stats, sim.stats());
     const reset = await h2Request(session, { method: 'POST', path: '/stats/reset' });

@@ -78,8 +78,9 @@ describe('reload over sockets', () => {
   let gw: Gateway;
   let removed: Gateway['registry']['deployments'][number] | undefined;
   before(async () => {
-    // Slow tokens: a stream started before the reload is still running after it.
-    simA = await startSimulator({ ttftMs: 5, tokenMs: 10, maxTokens: 60 });
+    // Slow tokens: a stream started before the reload is still running after it, with room to
+    // spare on a loaded CI machine (60 × 40 ms = 2.4 s; the reload and one request take < 100 ms).
+    simA = await startSimulator({ ttftMs: 5, tokenMs: 40, maxTokens: 60 });
     simB = await startSimulator({ ttftMs: 5, tokenMs: 1, maxTokens: 60 });
   });
   after(async () => {

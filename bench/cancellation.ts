@@ -20,6 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SERVE_NODE_FLAGS } from '../src/cli/launcher.js';
 import type { CancelRecord, SimulatorStats } from '../src/simulator/index.js';
+import { findHaproxy, startHaproxy } from './haproxy.js';
 import { pinToCpus, startService, stop } from './processes.js';
 import { quantileSorted } from './stats.js';
 
@@ -36,6 +37,8 @@ export interface TargetSpec {
   describe: string;
   /** Starts the target in front of the simulator at `simUrl` (http://host:port, h2c). */
   start(simUrl: string): Promise<StartedTarget>;
+  /** False when this machine cannot run it (HAProxy not installed): skipped, and the report says so. */
+  available?: () => boolean;
 }
 
 export interface StartedTarget {
@@ -67,6 +70,18 @@ export const TARGETS: readonly TargetSpec[] = [
       ]);
       return { url: svc.url, pid: svc.pid, stop: () => stop(svc.child) };
     },
+  },
+  {
+    name: 'haproxy',
+    describe:
+      'HAProxy (the Debian package, `-db`, one thread), the config `bench/haproxy.ts` generates: h2c prior knowledge in, `proto h2` out, like the gateway-overhead run',
+    start: async (simUrl) => {
+      const bin = findHaproxy();
+      if (bin === undefined) throw new Error('haproxy: not installed (`apt-get install haproxy`)');
+      const svc = await startHaproxy(bin, simUrl);
+      return { url: svc.url, pid: svc.pid, stop: () => stop(svc.child) };
+    },
+    available: () => findHaproxy() !== undefined,
   },
   {
     name: 'ghostwire',
@@ -214,6 +229,7 @@ export function renderMarkdown(
   runs: readonly TargetRun[],
   tookS: number,
   problems: readonly string[],
+  skipped: readonly string[] = [],
 ): string {
   const cpu = os.cpus();
   const header = [
@@ -283,6 +299,9 @@ export function renderMarkdown(
     ...rows,
     '',
     `**Summary (all rounds):** ${byTarget.join('; ')}.`,
+    ...(skipped.length > 0
+      ? ['', `Not measured (not installed on this machine): ${skipped.join(', ')}.`]
+      : []),
     ...(problems.length > 0
       ? [
           '',
@@ -504,8 +523,10 @@ async function main(): Promise<void> {
       s.pin = false;
       log('taskset unavailable: running unpinned');
     }
+    const skipped = TARGETS.filter((t) => t.available?.() === false);
+    for (const t of skipped) log(`${t.name} skipped: not available on this machine`);
     const targets: TargetSpec[] = [
-      ...TARGETS,
+      ...TARGETS.filter((t) => !skipped.includes(t)),
       ...s.external.map((e): TargetSpec => ({
         name: e.name,
         describe: `already running at ${e.url}, in front of the simulator on port ${s.simPort}`,
@@ -532,7 +553,14 @@ async function main(): Promise<void> {
     }
     const problems = runs.flatMap(checkRun);
     process.stdout.write(
-      renderMarkdown(s, targets, runs, Math.round((Date.now() - started) / 1000), problems),
+      renderMarkdown(
+        s,
+        targets,
+        runs,
+        Math.round((Date.now() - started) / 1000),
+        problems,
+        skipped.map((t) => t.name),
+      ),
     );
     if (problems.length > 0)
       throw new Error(`${problems.length} check(s) failed:\n  ${problems.join('\n  ')}`);

@@ -22,6 +22,10 @@ export interface MachineInfo {
   affinity?: string | undefined;
   /** The markdown printed by bench/connections.ts; undefined if skipped. */
   connections?: string | undefined;
+  /** The markdown printed by bench/cancellation.ts (its own `## ` heading); undefined if skipped. */
+  cancellation?: string | undefined;
+  /** The markdown printed by bench/typing.ts (its own `## ` heading); undefined if skipped. */
+  typing?: string | undefined;
   /** The HAProxy peer: its version and generated config, or why it was left out; undefined if not asked for. */
   haproxy?: HaproxyInfo | undefined;
 }
@@ -437,6 +441,27 @@ export function renderReport(
       m.affinity.trim(),
       '',
     );
+  if (m.cancellation !== undefined)
+    parts.push(
+      withRerun(
+        m.cancellation,
+        'When an editor resets a stream, does the model server hear of it, how fast, and how many tokens are made for nobody: ' +
+          'the client straight to the simulator, the naive proxy, HAProxy and ghostwire, each its own process. ' +
+          '`bench/cancellation.ts`, after the runs above (`node dist/bench/cancellation.js` reruns it alone).',
+      ),
+      '',
+    );
+  if (m.typing !== undefined)
+    parts.push(
+      withRerun(
+        m.typing,
+        '`ghostwire loadgen` developers typing through real source files against ghostwire: what they wait for at each pause, ' +
+          'and what the GPUs generate per suggestion a developer saw, for a client that resets, one that never cancels, ' +
+          'and that one with supersession on. `bench/typing.ts` (`node dist/bench/typing.js` reruns it alone; ' +
+          '[loadgen](loadgen.md) explains the numbers).',
+      ),
+      '',
+    );
   if (m.connections !== undefined)
     parts.push(
       '## Connection scale',
@@ -449,6 +474,13 @@ export function renderReport(
       m.connections.trim(),
       '',
     );
+  parts.push(
+    '## Scaling: `--workers 1` vs `--workers 2`',
+    '',
+    'Not measured yet: `ghostwire serve` runs one process; `--workers` (several processes sharing the port) ' +
+      'is issue 9. This section will compare requests/s at 1 and 2 workers once it lands.',
+    '',
+  );
   parts.push(
     '## Warnings',
     '',
@@ -470,6 +502,14 @@ export function renderReport(
     '',
   );
   return parts.join('\n');
+}
+
+/** A section that brings its own `## ` heading: the heading, then what it is and how to rerun it, then the rest. */
+function withRerun(section: string, intro: string): string {
+  const text = section.trim();
+  const nl = text.indexOf('\n');
+  if (!text.startsWith('## ') || nl === -1) return `${intro}\n\n${text}`;
+  return `${text.slice(0, nl)}\n\n${intro}\n${text.slice(nl)}`;
 }
 
 /** ghostwire's CPU over a peer's round by round (each round runs them back to back), to show the spread medians hide. */

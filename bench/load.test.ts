@@ -31,6 +31,7 @@ function options(overrides: Partial<LoadOptions>): LoadOptions {
     authorization: undefined,
     affinity: undefined,
     statsUrls: [],
+    editors: false,
     ...overrides,
   };
 }
@@ -81,3 +82,15 @@ void test('the default workload is unchanged: no session header, no prefixCache 
   assert.equal(sim.lastRequest()?.headers['vscode-sessionid'], undefined);
   assert.match((sim.lastRequest()?.body as { prompt: string }).prompt, /^\/\/ file: src\/cache\//);
 });
+
+for (const client of ['raw', 'node'] as const) {
+  void test(`${client} client: --editors sends each editor's version headers in turn`, async () => {
+    const result = await runLoad(options({ client, editors: true, count: 32 }), noop);
+    assert.equal(result.ok, 32, JSON.stringify(result.errors));
+    // Requests 16–31 are the second editor's; the last one must carry its headers.
+    const last = sim.lastRequest();
+    assert.equal(last?.headers['editor-version'], 'vscode/1.96.2');
+    assert.equal(last?.headers['editor-plugin-version'], 'copilot/1.254.0');
+    assert.equal(last?.headers['user-agent'], 'GithubCopilot/1.254.0');
+  });
+}

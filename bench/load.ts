@@ -22,9 +22,9 @@ import {
   readPrefixCounters,
   type PrefixCacheResult,
 } from './affinity.js';
-import { RawH2Connection, type StreamHandler } from './h2-client.js';
+import { encodeHeaders, RawH2Connection, type StreamHandler } from './h2-client.js';
 import { type LatencySummary, summarizeMicros } from './stats.js';
-import { cyclingWorkload, type ExtraHeaders, type Workload } from './workload.js';
+import { cyclingWorkload, editorsWorkload, type ExtraHeaders, type Workload } from './workload.js';
 
 /** What the load client is asked to do. */
 export interface LoadOptions {
@@ -54,6 +54,8 @@ export interface LoadOptions {
   affinity: { sessions: number; files: number; seed: number } | undefined;
   /** Simulator /stats URLs whose prefix-cache counters are read just before and after the measured phase. */
   statsUrls: readonly string[];
+  /** Send editor and plugin headers (bench/workload.ts EDITORS) with the fixed bodies: what policy rules match on. */
+  editors: boolean;
 }
 
 /** The measured phase, as printed. Latencies in ms. */
@@ -316,9 +318,11 @@ class LoadClient {
 
   constructor(private readonly opts: LoadOptions) {
     this.workload =
-      opts.affinity === undefined
-        ? cyclingWorkload(opts.maxTokens)
-        : new AffinityWorkload({ ...opts.affinity, maxTokens: opts.maxTokens });
+      opts.affinity !== undefined
+        ? new AffinityWorkload({ ...opts.affinity, maxTokens: opts.maxTokens })
+        : opts.editors
+          ? editorsWorkload(opts.maxTokens, encodeHeaders)
+          : cyclingWorkload(opts.maxTokens);
     this.transport =
       opts.client === 'node'
         ? new NodeTransport(opts.url, opts.path, opts.connections, opts.authorization)
@@ -495,6 +499,7 @@ async function main(): Promise<void> {
       files: { type: 'string' },
       seed: { type: 'string' },
       'stats-url': { type: 'string', multiple: true },
+      editors: { type: 'boolean' },
     },
   });
   const mode = values.mode === 'closed' ? 'closed' : 'rate';
@@ -518,6 +523,7 @@ async function main(): Promise<void> {
     authorization: values.authorization,
     affinity: affinityFlags(values.sessions, values.files, values.seed),
     statsUrls: values['stats-url'] ?? [],
+    editors: values.editors === true,
   };
   // Hard bound, whatever happens: warm-up + run + drain (twice) + slack, plus the wait for "go".
   const limitMs = opts.warmupMs + opts.durationMs + 2 * opts.drainMs + 15_000;

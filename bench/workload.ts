@@ -120,3 +120,41 @@ export function cyclingWorkload(maxTokens: number): Workload {
     },
   };
 }
+
+/**
+ * Editors and plugin versions as Copilot clients send them (Editor-Version, Editor-Plugin-Version,
+ * User-Agent): the headers rewrite rules and experiments match on, in a mix of old and new.
+ */
+export const EDITORS: readonly Readonly<Record<string, string>>[] = [
+  ['vscode/1.95.3', 'copilot/1.250.0'],
+  ['vscode/1.96.2', 'copilot/1.254.0'],
+  ['vscode/1.89.1', 'copilot/1.180.0'],
+  ['JetBrains-IC/2024.3', 'copilot-intellij/1.5.30'],
+  ['JetBrains-PY/2024.2.4', 'copilot-intellij/1.5.21'],
+  ['Neovim/0.10.2', 'copilot.vim/1.41.0'],
+  ['vscode/1.82.0', 'copilot/1.120.0'],
+  ['Xcode/16.1', 'copilot-xcode/0.27.0'],
+].map(([editor, plugin]) => ({
+  'editor-version': editor as string,
+  'editor-plugin-version': plugin as string,
+  'user-agent': `GithubCopilot/${(plugin as string).split('/')[1] ?? '1.0.0'}`,
+}));
+
+/** The 16 bodies in turn, each request from one of EDITORS in turn (8 × 16 combinations). */
+export function editorsWorkload(
+  maxTokens: number,
+  encode: (h: Readonly<Record<string, string>>) => Buffer,
+): Workload {
+  const bodies = requestBodies(maxTokens);
+  const headers: ExtraHeaders[] = EDITORS.map((fields) => ({ fields, hpack: encode(fields) }));
+  let i = 0;
+  return {
+    next(): WorkItem {
+      const n = i++;
+      const body = bodies[n % bodies.length];
+      const h = headers[Math.floor(n / bodies.length) % headers.length];
+      if (body === undefined || h === undefined) throw new Error('unreachable: fixed, non-empty lists');
+      return { body, headers: h };
+    },
+  };
+}

@@ -17,9 +17,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { SimulatorStats } from '../src/simulator/index.js';
 import type { LoadResult } from './load.js';
-import { cpuMicros, machineBusyMicros } from './proc.js';
+import { measuredLoad } from './measured-load.js';
 import { SERVE_NODE_FLAGS } from '../src/cli/launcher.js';
-import { pinToCpus, type Service, spawnNode, startService, stop } from './processes.js';
+import { pinToCpus, type Service, startService, stop } from './processes.js';
 import { DISTURBED_OTHER_CPU_PERCENT } from './report.js';
 import { median } from './stats.js';
 
@@ -417,67 +417,29 @@ async function measure(
       '--seed',
       String(s.seed),
       ...sims.flatMap((x) => ['--stats-url', x.url]),
-      '--sync',
     ];
-    type Sample = { gw: number; ours: number; machine: number; wall: number };
-    let result: LoadResult | undefined;
-    let failure: string | undefined;
-    let cpu0: Sample | undefined;
-    let cpu1: Sample | undefined;
-    let lineWork: Promise<void> = Promise.resolve();
-    const { child, tail } = spawnNode(`load ${kind}`, args, {
-      stdin: true,
-      onLine: (line) => {
-        if (!line.startsWith('{')) return;
-        const msg = JSON.parse(line, (_k, v: unknown) => (v === null ? Number.NaN : v)) as {
-          event: string;
-          message?: string;
-        };
-        if (msg.event === 'ready') {
-          lineWork = lineWork.then(async () => {
-            // Counters only: the caches stay as they are (each load client's file paths carry a
-            // random run tag and its session ids are fresh, so nothing from an earlier run can hit).
-            await Promise.all(sims.map((x) => simRequest('POST', `${x.url}/stats/reset`)));
-            cpu0 = sample();
-            child.stdin?.write('go\n');
-          });
-          lineWork.catch((err: unknown) => {
-            failure = `stats reset failed: ${String(err)}`;
-            child.kill('SIGKILL');
-          });
-        } else if (msg.event === 'result') {
-          cpu1 = sample();
-          result = msg as unknown as LoadResult;
-        } else if (msg.event === 'error') failure = msg.message ?? 'unknown error';
+    const m = await measuredLoad({
+      args,
+      pid: gw.pid,
+      ours: [gw.pid, ...sims.map((x) => x.pid)],
+      timeoutMs: (s.warmupS + s.durationS) * 1000 + 40_000,
+      pinTo: s.pin ? LOAD_CPU : undefined,
+      // Counters only: the caches stay as they are (each load client's file paths carry a random
+      // run tag and its session ids are fresh, so nothing from an earlier run can hit).
+      beforeMeasure: async () => {
+        await Promise.all(sims.map((x) => simRequest('POST', `${x.url}/stats/reset`)));
       },
+      tail: () => gw.tail(),
     });
-    const ours = (): number[] => [process.pid, gw.pid, ...sims.map((x) => x.pid), child.pid ?? process.pid];
-    const sample = (): Sample => ({
-      gw: cpuMicros(gw.pid),
-      ours: sum(ours().map((pid) => cpuMicros(pid))),
-      machine: machineBusyMicros(),
-      wall: performance.now(),
-    });
-    if (s.pin && child.pid !== undefined) pinToCpus(child.pid, LOAD_CPU);
-    const killer = setTimeout(() => child.kill('SIGKILL'), (s.warmupS + s.durationS) * 1000 + 40_000);
-    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    clearTimeout(killer);
-    await lineWork.catch(() => {});
-    if (result === undefined || cpu0 === undefined || cpu1 === undefined) {
-      throw new Error(
-        `load client (affinity ${kind}) gave no result (exit ${code}): ${failure ?? ''}\n${tail()}\n${gw.tail()}`,
-      );
-    }
+    const result = m.load;
     const stats = await Promise.all(sims.map(simStats));
-    const requests = Math.max(1, result.ok + sum(Object.values(result.errors)));
-    const wallUs = Math.max(1, (cpu1.wall - cpu0.wall) * 1000);
     const run: AffinityRun = {
       round,
       affinity,
       load: result,
       sims: stats,
-      gatewayCpuUsPerReq: (cpu1.gw - cpu0.gw) / requests,
-      otherCpuPercent: Math.max(0, ((cpu1.machine - cpu0.machine - (cpu1.ours - cpu0.ours)) / wallUs) * 100),
+      gatewayCpuUsPerReq: m.cpuUsPerReq,
+      otherCpuPercent: m.otherCpuPercent,
     };
     log(
       `round ${round} affinity ${kind.padEnd(3)}: ${run.load.rps.toFixed(0)} req/s, hit rate ${pct(hitRate(run))}, ` +

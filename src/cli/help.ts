@@ -26,6 +26,8 @@ Runs the gateway. Prints "listening on <url>" once it accepts connections.
   --tls-key FILE     ... and this private key
   --no-auth          development only: completions need no token (overrides auth in --config)
   --watch            reload --config whenever the file changes (SIGHUP always reloads it)
+  --workers N|auto   N worker processes share the port (auto: one per CPU; default 1);
+                     this process supervises them and replaces one that dies
   -h, --help         show this help
 
 With neither --config nor --upstream, an embedded model simulator starts in-process and the

@@ -1,15 +1,19 @@
+import cluster from 'node:cluster';
+import os from 'node:os';
 import { devAuth, DEV_KEY_ENV, type DevCredentials } from '../config/dev-auth.js';
 import { configForEmbedded, configForUpstreams, routesForUpstreams } from '../config/from-flags.js';
 import { ConfigError } from '../config/errors.js';
 import { withIsolatedConfig } from '../config/isolated.js';
 import type { GatewayConfig, GatewayConfigInput } from '../config/schema.js';
-import { startGateway, type Gateway } from '../server/gateway.js';
+import { startGateway } from '../server/gateway.js';
+import type { ReloadResult } from '../server/reload-plan.js';
 import { skipDeprecatedBindAccessor } from '../server/node-workarounds.js';
 import { logHealthChanges } from '../telemetry/health-log.js';
 import type { Simulator } from '../simulator/index.js';
 import { intFlag, parseFlags, str, strs, UsageError } from './args.js';
 import { SUPERVISED_ENV } from './launcher.js';
 import { HELP } from './help.js';
+import type { GatewayFacts } from './worker-messages.js';
 
 const FLAGS = {
   config: { type: 'string' },
@@ -20,12 +24,31 @@ const FLAGS = {
   'tls-key': { type: 'string' },
   'no-auth': { type: 'boolean' },
   watch: { type: 'boolean' },
+  workers: { type: 'string' },
 } as const;
+
+/** The most worker processes `--workers` takes (more than cores only adds context switches). */
+const MAX_WORKERS = 64;
+
+/** What serving needs from either a gateway in this process or a pool of worker processes. */
+interface Serving {
+  facts: GatewayFacts;
+  /** The worker processes' pids (`--workers N`); empty when the gateway runs in this process. */
+  readonly workerPids: number[];
+  graceMs: number;
+  reload(next: GatewayConfig): Promise<ReloadResult>;
+  close(): Promise<void>;
+}
 
 const TRY_PROMPT = 'def fibonacci(n):\n    if n < 2:\n        return n\n    return ';
 
 /** `ghostwire serve`: resolves config from flags, starts the gateway, runs until a signal. */
 export async function serveCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+  // A worker of `--workers N`: the primary sends it the config.
+  if (cluster.isWorker) {
+    const { runWorker } = await import('./serve-worker.js');
+    return runWorker();
+  }
   const flags = parseFlags(argv, FLAGS);
   if (flags.values.help === true) {
     out.write(HELP.serve);
@@ -43,6 +66,11 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
   const noAuth = flags.values['no-auth'] === true;
   const watchFile = flags.values.watch === true;
   if (watchFile && configFile === undefined) throw new UsageError('--watch needs --config');
+  const workersFlag = str(flags, 'workers');
+  const workers =
+    workersFlag === 'auto'
+      ? Math.min(MAX_WORKERS, os.availableParallelism())
+      : (intFlag(workersFlag, 'workers', 1, MAX_WORKERS) ?? 1);
   skipDeprecatedBindAccessor();
 
   if (configFile !== undefined) process.on('SIGHUP', ignoreSighup);
@@ -84,9 +112,9 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
       return isolated.validate(withFlags(input), configFile ?? 'flags');
     });
 
-    let gateway: Gateway;
+    let serving: Serving;
     try {
-      gateway = await startGateway(config);
+      serving = workers > 1 ? await startWorkers(workers, config) : await startInProcess(config);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE' || code === 'EACCES') {
@@ -99,15 +127,16 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
       }
       throw err;
     }
-    logHealthChanges((line) => process.stderr.write(line));
     // Signal handlers first: whoever reads "listening on" may stop us at once.
-    const stopped = waitForSignal(gateway, simulator);
-    for (const url of gateway.urls) out.write(`listening on ${url}\n`);
-    printWelcome(out, gateway, simulator, dev);
+    const stopped = waitForSignal(serving, simulator);
+    for (const url of serving.facts.urls) out.write(`listening on ${url}\n`);
+    if (workers > 1)
+      out.write(`workers: ${workers} processes share the port (pids ${serving.workerPids.join(', ')})\n`);
+    printWelcome(out, serving.facts, simulator, dev);
     let unwatch: (() => void) | undefined;
     if (configFile !== undefined) {
       const reload = reloader(
-        gateway,
+        serving,
         () =>
           withIsolatedConfig(async (c) =>
             c.validate(withFlags(structuredClone(await c.load(configFile))), configFile),
@@ -131,6 +160,10 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
       return 2;
     }
     if (err instanceof UsageError) throw err;
+    if (err instanceof Error && err.name === 'WorkerStartError') {
+      process.stderr.write(`ghostwire: a worker could not start: ${err.message}\n`);
+      return 1;
+    }
     // Secrets that cannot be resolved, unreadable TLS files: operator errors, not crashes.
     const code = (err as NodeJS.ErrnoException).code;
     if (
@@ -144,9 +177,51 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
   }
 }
 
+/** The gateway in this process (the default: one process). */
+async function startInProcess(config: GatewayConfig): Promise<Serving> {
+  const gateway = await startGateway(config);
+  logHealthChanges((line) => process.stderr.write(line));
+  return {
+    facts: {
+      urls: [...gateway.urls],
+      firstModel: gateway.registry.names()[0],
+      auth: gateway.auth !== undefined,
+    },
+    workerPids: [],
+    get graceMs() {
+      return gateway.config.limits.shutdownGraceMs;
+    },
+    reload: (next) => gateway.reload(next),
+    close: () => gateway.close(),
+  };
+}
+
+/** `--workers N`: N worker processes share the port; this process supervises them. */
+async function startWorkers(n: number, config: GatewayConfig): Promise<Serving> {
+  const { WorkerPool } = await import('./worker-pool.js');
+  const pool = new WorkerPool(n, config, (line) => process.stderr.write(line));
+  const facts = await pool.start();
+  let current = config;
+  return {
+    facts,
+    get workerPids() {
+      return pool.pids;
+    },
+    get graceMs() {
+      return current.limits.shutdownGraceMs;
+    },
+    reload: async (next) => {
+      const result = await pool.reload(next);
+      current = next;
+      return result;
+    },
+    close: () => pool.stop(current.limits.shutdownGraceMs),
+  };
+}
+
 function printWelcome(
   out: NodeJS.WritableStream,
-  gateway: Gateway,
+  gateway: GatewayFacts,
   simulator: Simulator | undefined,
   dev: DevCredentials | undefined,
 ): void {
@@ -155,14 +230,14 @@ function printWelcome(
   if (simulator !== undefined) {
     out.write(`upstream: embedded model simulator at ${simulator.url} (model "default")\n`);
   }
-  const model = simulator !== undefined ? 'default' : (gateway.registry.names()[0] ?? 'default');
+  const model = simulator !== undefined ? 'default' : (gateway.firstModel ?? 'default');
   const body = JSON.stringify({ prompt: TRY_PROMPT, max_tokens: 48, stream: true });
   const curl = `curl -sSN ${cleartext ? '--http2-prior-knowledge' : '--http2 -k'}`;
   const completion =
     `${curl} ${url}/v1/engines/${model === '*' ? 'default' : model}/completions \\\n` +
-    (gateway.auth === undefined ? '' : `    -H "authorization: Bearer $TOKEN" \\\n`) +
+    (!gateway.auth ? '' : `    -H "authorization: Bearer $TOKEN" \\\n`) +
     `    -H 'content-type: application/json' \\\n    -d '${body.replace(/'/g, "'\\''")}'\n\n`;
-  if (gateway.auth === undefined) {
+  if (!gateway.auth) {
     out.write(`\nauth: off (--no-auth or auth.mode none): anyone who can reach this port can use it\n`);
     out.write(`\nStream a completion:\n  ${completion}`);
     return;
@@ -196,7 +271,11 @@ function ignoreSighup(): void {
  * Requests in flight finish on the config they started with. A file that does not validate, or
  * whose secrets cannot be read, changes nothing: its errors are logged and the old config stays.
  */
-function reloader(gateway: Gateway, load: () => Promise<GatewayConfig>, file: string): (why: string) => void {
+function reloader(
+  gateway: Pick<Serving, 'reload'>,
+  load: () => Promise<GatewayConfig>,
+  file: string,
+): (why: string) => void {
   // Reloads run one after another, in trigger order: the last file read is the one in force.
   let queue = Promise.resolve();
   const reload = async (why: string): Promise<void> => {
@@ -223,15 +302,13 @@ function reloader(gateway: Gateway, load: () => Promise<GatewayConfig>, file: st
 }
 
 /** Runs until SIGINT/SIGTERM, then drains gracefully; a second signal exits at once. */
-function waitForSignal(gateway: Gateway, simulator: Simulator | undefined): Promise<void> {
+function waitForSignal(gateway: Serving, simulator: Simulator | undefined): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
       if (stopping) process.exit(130);
       stopping = true;
-      process.stderr.write(
-        `ghostwire: ${signal}: draining (grace ${gateway.config.limits.shutdownGraceMs} ms)\n`,
-      );
+      process.stderr.write(`ghostwire: ${signal}: draining (grace ${gateway.graceMs} ms)\n`);
       void gateway
         .close()
         .then(() => simulator?.close())

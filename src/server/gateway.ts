@@ -132,7 +132,8 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
         if (ex.method !== 'POST') return respondError(ex, ctx, new GatewayError('GW_METHOD_NOT_ALLOWED'));
         return void g.tabby.events(ex, ctx);
     }
-    if (path === '/healthz') return respondJson(ex, ctx, 200, { status: 'ok' });
+    // The pid tells `serve --workers N`'s processes apart (which one a connection landed on).
+    if (path === '/healthz') return respondJson(ex, ctx, 200, { status: 'ok', pid: process.pid });
     if (path === '/readyz') {
       if (draining) return respondError(ex, ctx, new GatewayError('GW_SHUTTING_DOWN'));
       // Until the shared denylist has been read once, revoked tokens would pass: not ready.

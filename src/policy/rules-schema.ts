@@ -86,7 +86,8 @@ const FieldValues = z.strictObject({
   stop: anyOf(stopString)
     .refine((s) => s.length <= MAX_RULE_STOPS, { message: `at most ${MAX_RULE_STOPS} stop sequences` })
     .optional(),
-  seed: z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER).optional(),
+  // Non-negative: Mistral's random_seed and Tabby's seed are.
+  seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   logprobs: z.number().int().min(0).max(20).optional(),
   logit_bias: logitBias.optional(),
 });

@@ -1,3 +1,4 @@
+import { MISTRAL_MAX_TEMPERATURE } from '../../protocol/mistral-fim.js';
 import type { CompletionRequest, WireFormat } from '../../protocol/model.js';
 import { RULE_FIELDS, type RuleField } from './fields.js';
 
@@ -92,6 +93,9 @@ export class Draft {
   /** Sets a field, unless it means nothing to this request's client; a change is remembered. */
   put<K extends RuleField>(field: K, value: FieldValues[K]): void {
     if (this.#names[field] === undefined) return;
+    // Mistral's range ends lower than OpenAI's: the client's format must stay one its decoder takes.
+    if (field === 'temperature' && this.req.origin === 'mistral-fim' && typeof value === 'number')
+      value = Math.min(value, MISTRAL_MAX_TEMPERATURE) as FieldValues[K];
     if (same(this.#values[field], value)) return;
     this.#values[field] = value;
     this.#changed |= BIT[field];

@@ -41,7 +41,17 @@ const productSpec = z
     if (typeof spec === 'string') ctx.addIssue({ code: 'custom', message: spec });
   });
 
-const headerName = z.string().regex(/^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$/, 'expected a lower-case header name');
+/**
+ * A record whose keys must match `key`; a bad key is reported with `message` at its own path (a
+ * zod key schema would only say "Invalid key in record").
+ */
+const keyedBy = <V extends z.ZodType>(key: RegExp, message: string, value: V) =>
+  z.record(z.string(), value).superRefine((rec, ctx) => {
+    for (const k of Object.keys(rec))
+      if (!key.test(k)) ctx.addIssue({ code: 'custom', path: [k], message: `"${k}": ${message}` });
+  });
+
+const HEADER_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$/;
 
 export const RuleMatchConfig = z.strictObject({
   /** The client protocol: copilot, openai, codestral or tabby. */
@@ -57,7 +67,7 @@ export const RuleMatchConfig = z.strictObject({
   sku: anyOf(z.string().min(1).max(64)).optional(),
   org: anyOf(z.string().min(1).max(128)).optional(),
   /** Header values by lower-case header name; every header given must match one of its patterns. */
-  headers: z.record(headerName, anyOf(pattern)).optional(),
+  headers: keyedBy(HEADER_NAME, 'expected a lower-case header name', anyOf(pattern)).optional(),
   /** `Editor-Version` (`vscode/1.95.0`) as "<name> [<version range>]": "vscode >=1.90". */
   editor: anyOf(productSpec).optional(),
   /** `Editor-Plugin-Version` (`copilot/1.250.0`) as "<name> [<version range>]": "copilot <1.200.0". */
@@ -72,10 +82,7 @@ const topP = z.number().min(0).max(1);
 const choices = z.number().int().min(1).max(16);
 const stopString = z.string().min(1).max(256);
 /** OpenAI's logit_bias: token ids to a bias from -100 to 100. */
-const logitBias = z.record(
-  z.string().regex(/^\d{1,10}$/, 'expected a token id (digits)'),
-  z.number().min(-100).max(100),
-);
+const logitBias = keyedBy(/^\d{1,10}$/, 'expected a token id (digits)', z.number().min(-100).max(100));
 
 /** Field values for `set` and `default`, each checked as a client's value would be. */
 const FieldValues = z.strictObject({
@@ -185,14 +192,20 @@ export const RulesConfig = z
   .array(RuleConfig)
   .max(MAX_RULES)
   .default([])
-  .superRefine((rules, ctx) => {
-    const names = new Set<string>();
-    rules.forEach((r, i) => {
-      if (names.has(r.name))
-        ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate rule name "${r.name}"` });
-      names.add(r.name);
-    });
-  });
+  .superRefine(
+    (rules, ctx) => {
+      const names = new Set<string>();
+      // Read defensively: this also runs when some rule is broken, so every problem shows at once.
+      (rules as unknown[]).forEach((r, i) => {
+        const name = (r as { name?: unknown } | null)?.name;
+        if (typeof name !== 'string') return;
+        if (names.has(name))
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate rule name "${name}"` });
+        names.add(name);
+      });
+    },
+    { when: (payload) => Array.isArray(payload.value) },
+  );
 
 export type RuleMatchConfig = z.output<typeof RuleMatchConfig>;
 export type RuleConfig = z.output<typeof RuleConfig>;

@@ -40,7 +40,11 @@ function request(maxTokens: number): CompletionRequest {
     body,
     raw: Buffer.from(JSON.stringify(body)),
     engine: 'copilot-codex',
-    client: { editor: HEADERS['editor-version'], plugin: HEADERS['editor-plugin-version'], session: undefined },
+    client: {
+      editor: HEADERS['editor-version'],
+      plugin: HEADERS['editor-plugin-version'],
+      session: undefined,
+    },
   });
 }
 
@@ -64,7 +68,9 @@ const CASES: { name: string; rules: unknown[]; maxTokens: number; fires: boolean
   {
     name: '50 rules, each evaluated, the last clamps',
     rules: [
-      ...fifty((i) => ({ match: { plugin: `copilot <1.${i}.0` }, clamp: { max_tokens: { max: 64 } } })).slice(1),
+      ...fifty((i) => ({ match: { plugin: `copilot <1.${i}.0` }, clamp: { max_tokens: { max: 64 } } })).slice(
+        1,
+      ),
       { name: 'cap', match: { plugin: 'copilot <2.0.0' }, clamp: { max_tokens: { max: 64 } } },
     ],
     maxTokens: 500,

@@ -70,7 +70,7 @@ interface Report {
  * shows which rewrite rules fire and what they make of the request. Exit 0 valid, 1 the sample
  * request is one the gateway would refuse before its rules, 2 invalid config or usage.
  */
-export async function checkConfigCommand(argv: string[], out: NodeJS.WritableStream): Promise<number> {
+export function checkConfigCommand(argv: string[], out: NodeJS.WritableStream): number {
   const flags = parseFlags(argv, FLAGS);
   if (flags.values.help === true) {
     out.write(HELP['check-config']);
@@ -104,7 +104,10 @@ export async function checkConfigCommand(argv: string[], out: NodeJS.WritableStr
       if (!(err instanceof GatewayError)) throw err;
       // The gateway would answer this before any rule runs: say so, as the client would read it.
       const msg = `the sample request is refused before rules run: ${err.status} ${err.code} ${err.message}`;
-      if (json) out.write(`${JSON.stringify({ ...report, sampleError: { status: err.status, code: err.code, message: err.message } })}\n`);
+      if (json)
+        out.write(
+          `${JSON.stringify({ ...report, sampleError: { status: err.status, code: err.code, message: err.message } })}\n`,
+        );
       else process.stderr.write(`ghostwire check-config: ${msg}\n`);
       return 1;
     }
@@ -123,8 +126,10 @@ function readSample(flags: ReturnType<typeof parseFlags>, cfg: GatewayConfig): S
   const uid = str(flags, 'uid');
   const sku = str(flags, 'sku');
   const org = str(flags, 'org');
-  if (bodyText !== undefined && bodyFile !== undefined) throw new UsageError('give --body or --body-file, not both');
-  const given = [requestFile, path, bodyText, bodyFile, uid, sku, org].some((v) => v !== undefined) || headers.length > 0;
+  if (bodyText !== undefined && bodyFile !== undefined)
+    throw new UsageError('give --body or --body-file, not both');
+  const given =
+    [requestFile, path, bodyText, bodyFile, uid, sku, org].some((v) => v !== undefined) || headers.length > 0;
   if (!given) return undefined;
 
   const base = requestFile === undefined ? {} : objectOf(readJson(requestFile), requestFile);
@@ -190,7 +195,11 @@ function trySample(cfg: GatewayConfig, s: Sample): NonNullable<Report['sample']>
   const req = protocol.decode({ body: s.body, raw, engine, client });
   const rules = cfg.policy.rules.length === 0 ? undefined : new RuleSet(cfg.policy.rules);
   const outcome = rules?.apply(req, protocol.name, { path: s.path, header: (n) => s.headers[n] }, s.identity);
-  const result: NonNullable<Report['sample']> = { path: s.path, protocol: protocol.name, fired: outcome?.fired ?? [] };
+  const result: NonNullable<Report['sample']> = {
+    path: s.path,
+    protocol: protocol.name,
+    fired: outcome?.fired ?? [],
+  };
   if (outcome?.reject !== undefined) {
     const e = outcome.reject;
     result.rejected = { status: e.status, code: e.code, message: e.message };
@@ -200,18 +209,26 @@ function trySample(cfg: GatewayConfig, s: Sample): NonNullable<Report['sample']>
   const model = resolveModel(cfg, after.model);
   result.model = { asked: after.model, resolved: model?.name, deployments: model?.deployments ?? [] };
   result.changed = changes(req, after);
-  result.body = after.body as Record<string, unknown>;
+  result.body = after.body;
   return result;
 }
 
 /** The configured model a name reaches (its name, an alias, or the `*` model), as the registry resolves it. */
-function resolveModel(cfg: GatewayConfig, name: string | undefined): { name: string; deployments: readonly string[] } | undefined {
+function resolveModel(
+  cfg: GatewayConfig,
+  name: string | undefined,
+): { name: string; deployments: readonly string[] } | undefined {
   if (name === undefined) return undefined;
-  const m = cfg.models.find((x) => x.name === name || x.aliases.includes(name)) ?? cfg.models.find((x) => x.name === '*');
+  const m =
+    cfg.models.find((x) => x.name === name || x.aliases.includes(name)) ??
+    cfg.models.find((x) => x.name === '*');
   return m === undefined ? undefined : { name: m.name === '*' ? name : m.name, deployments: m.deployments };
 }
 
-function changes(before: CompletionRequest, after: CompletionRequest): Record<string, { from: unknown; to: unknown }> {
+function changes(
+  before: CompletionRequest,
+  after: CompletionRequest,
+): Record<string, { from: unknown; to: unknown }> {
   const out: Record<string, { from: unknown; to: unknown }> = {};
   for (const [name, k] of SHOWN_FIELDS)
     if (JSON.stringify(before[k]) !== JSON.stringify(after[k])) out[name] = { from: before[k], to: after[k] };
@@ -248,7 +265,8 @@ function readJson(file: string): unknown {
   let text: string;
   try {
     const buf = readFileSync(file);
-    if (buf.length > MAX_SAMPLE_BYTES) throw new UsageError(`${file} is larger than ${MAX_SAMPLE_BYTES} bytes`);
+    if (buf.length > MAX_SAMPLE_BYTES)
+      throw new UsageError(`${file} is larger than ${MAX_SAMPLE_BYTES} bytes`);
     text = buf.toString('utf8');
   } catch (err) {
     if (err instanceof UsageError) throw err;
@@ -266,7 +284,8 @@ function parseJson(text: string, what: string): unknown {
 }
 
 function objectOf(v: unknown, what: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(`${what} must be a JSON object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new UsageError(`${what} must be a JSON object`);
   return v as Record<string, unknown>;
 }
 

@@ -9,7 +9,6 @@ import { parseProductSpec } from './rules/product.js';
  * See docs/policy.md (Rewrite rules) for how rules combine.
  */
 
-
 /** Rules at most: each is compiled and indexed at load; a list this long is a config generator's bug. */
 const MAX_RULES = 1000;
 /** Values in one condition list. */
@@ -148,9 +147,9 @@ export const RuleConfig = z
     final: z.boolean().default(false),
   })
   .superRefine((rule, ctx) => {
-    const edits = (
-      ['routeTo', 'set', 'default', 'delete', 'clamp', 'addStop', 'logitBias'] as const
-    ).filter((k) => rule[k] !== undefined);
+    const edits = (['routeTo', 'set', 'default', 'delete', 'clamp', 'addStop', 'logitBias'] as const).filter(
+      (k) => rule[k] !== undefined,
+    );
     if (rule.reject !== undefined && edits.length > 0)
       ctx.addIssue({
         code: 'custom',

@@ -122,8 +122,17 @@ describe('ghostwire check-config', () => {
     assert.equal(s.rejected?.status, 426);
     assert.equal(s.rejected?.code, 'GW_POLICY_REJECTED');
     assert.match(s.rejected?.message ?? '', /Update your Copilot plugin\.$/);
-    const text = await runCli(['check-config', '--config', good, '-H', 'editor-plugin-version: copilot/0.9.0']);
-    assert.match(text.stdout, /rules fired: too-old\nrejected: 426 GW_POLICY_REJECTED: .*Update your Copilot plugin\./);
+    const text = await runCli([
+      'check-config',
+      '--config',
+      good,
+      '-H',
+      'editor-plugin-version: copilot/0.9.0',
+    ]);
+    assert.match(
+      text.stdout,
+      /rules fired: too-old\nrejected: 426 GW_POLICY_REJECTED: .*Update your Copilot plugin\./,
+    );
   });
 
   it('a request file (path, headers, body, user); flags override it; no rule: nothing changes', async () => {

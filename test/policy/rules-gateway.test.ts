@@ -104,7 +104,11 @@ describe('rewrite rules through the gateway', () => {
     assert.equal(err.code, 'GW_POLICY_REJECTED');
     assert.equal(err.status, 426);
     assert.match(err.message, /Update your Copilot plugin to 1\.200 or later\.$/);
-    assert.equal(res.headers['x-github-request-id'], res.headers['x-request-id'], 'Copilot shows our message');
+    assert.equal(
+      res.headers['x-github-request-id'],
+      res.headers['x-request-id'],
+      'Copilot shows our message',
+    );
     assert.equal(big.seen.length + small.seen.length, seen);
     const ctx = rec.ended.find((c) => c.status === 426);
     assert.deepEqual(ctx?.rules, ['too-old'], 'the request records the rule that refused it');
@@ -124,7 +128,14 @@ describe('rewrite rules through the gateway', () => {
 
   it('an OpenAI client: logit_bias added and n deleted in what the upstream receives', async () => {
     const before = big.seen.length;
-    const body = JSON.stringify({ model: 'default', prompt: 'x = ', max_tokens: 8, n: 1, stream: true, logit_bias: { '11': 3 } });
+    const body = JSON.stringify({
+      model: 'default',
+      prompt: 'x = ',
+      max_tokens: 8,
+      n: 1,
+      stream: true,
+      logit_bias: { '11': 3 },
+    });
     const res = await h2request(session, '/v1/completions', body);
     assert.equal(res.status, 200, res.body);
     const sent = JSON.parse(big.seen[before]?.body ?? '{}') as Record<string, unknown>;
@@ -135,7 +146,14 @@ describe('rewrite rules through the gateway', () => {
   it('a reload: new rules apply to new requests', async () => {
     const r = await gw.reload(
       validateConfig(
-        config([{ name: 'everyone-16', set: { max_tokens: 16 } }, { name: 'no-python', match: { language: 'python' }, reject: { status: 403, message: 'No Python here.' } }]),
+        config([
+          { name: 'everyone-16', set: { max_tokens: 16 } },
+          {
+            name: 'no-python',
+            match: { language: 'python' },
+            reject: { status: 403, message: 'No Python here.' },
+          },
+        ]),
       ),
     );
     assert.ok(r.applied.includes('policy'), `applied: ${r.applied.join(', ')}`);

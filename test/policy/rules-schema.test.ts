@@ -23,7 +23,10 @@ function refused(rules: unknown, pattern: RegExp): void {
 
 describe('policy.rules schema', () => {
   it('clamp: min above max is refused; equal bounds are fine; one bound is enough, none is not', () => {
-    refused([{ name: 'c', clamp: { max_tokens: { min: 100, max: 10 } } }], /0\.clamp\.max_tokens: min must not be above max/);
+    refused(
+      [{ name: 'c', clamp: { max_tokens: { min: 100, max: 10 } } }],
+      /0\.clamp\.max_tokens: min must not be above max/,
+    );
     refused([{ name: 'c', clamp: { temperature: { min: 1.5, max: 0.5 } } }], /min must not be above max/);
     assert.deepEqual(problems([{ name: 'c', clamp: { temperature: { min: 0.5, max: 0.5 } } }]), []);
     assert.deepEqual(problems([{ name: 'c', clamp: { max_tokens: { max: 64 } } }]), []);
@@ -31,7 +34,10 @@ describe('policy.rules schema', () => {
   });
 
   it('clamp: bounds must be numbers in the field’s own range; only numeric fields can be clamped', () => {
-    refused([{ name: 'c', clamp: { max_tokens: { max: '64' } } }], /clamp\.max_tokens\.max: .*expected number/);
+    refused(
+      [{ name: 'c', clamp: { max_tokens: { max: '64' } } }],
+      /clamp\.max_tokens\.max: .*expected number/,
+    );
     refused([{ name: 'c', clamp: { temperature: { max: 3 } } }], /clamp\.temperature\.max/);
     refused([{ name: 'c', clamp: { max_tokens: { max: 1.5 } } }], /clamp\.max_tokens\.max/);
     refused([{ name: 'c', clamp: { stop: { max: 2 } } }], /unrecognized|stop/i);
@@ -51,12 +57,21 @@ describe('policy.rules schema', () => {
   it('a field takes one of set, default or delete; a deleted field cannot be clamped', () => {
     refused([{ name: 'x', set: { n: 1 }, delete: ['n'] }], /"n" is also in set/);
     refused([{ name: 'x', set: { n: 1 }, default: { n: 2 } }], /"n" is also in set/);
-    refused([{ name: 'x', delete: ['max_tokens'], clamp: { max_tokens: { max: 2 } } }], /is deleted by this rule/);
-    assert.deepEqual(problems([{ name: 'x', default: { max_tokens: 99 }, clamp: { max_tokens: { max: 64 } } }]), []);
+    refused(
+      [{ name: 'x', delete: ['max_tokens'], clamp: { max_tokens: { max: 2 } } }],
+      /is deleted by this rule/,
+    );
+    assert.deepEqual(
+      problems([{ name: 'x', default: { max_tokens: 99 }, clamp: { max_tokens: { max: 64 } } }]),
+      [],
+    );
   });
 
   it('a reject takes no other action and a status from 400 to 599; a rule needs some action', () => {
-    refused([{ name: 'r', reject: { status: 426, message: 'x' }, set: { n: 1 } }], /takes no other action \(found set\)/);
+    refused(
+      [{ name: 'r', reject: { status: 426, message: 'x' }, set: { n: 1 } }],
+      /takes no other action \(found set\)/,
+    );
     refused([{ name: 'r', reject: { status: 302, message: 'x' } }], /reject\.status/);
     refused([{ name: 'r', reject: { status: 426 } }], /reject\.message/);
     refused([{ name: 'r', match: { model: 'x' } }], /a rule needs an action/);
@@ -66,7 +81,10 @@ describe('policy.rules schema', () => {
   it('match: ranges, names, patterns and header names are checked', () => {
     refused([{ name: 'm', match: { plugin: 'copilot <1.x.2' }, final: true }], /match\.plugin: .*wildcard/);
     refused([{ name: 'm', match: { plugin: 'copilot >=banana' }, final: true }], /is not a version/);
-    refused([{ name: 'm', match: { editor: 'vs*code' }, final: true }], /expected "<name> \[<version range>\]"/);
+    refused(
+      [{ name: 'm', match: { editor: 'vs*code' }, final: true }],
+      /expected "<name> \[<version range>\]"/,
+    );
     refused([{ name: 'm', match: { model: 'gpt-*-mini' }, final: true }], /a \* may only end a pattern/);
     refused([{ name: 'm', match: { path: 'v1/completions' }, final: true }], /a path starts with \//);
     refused([{ name: 'm', match: { headers: { 'X-Upper': 'a' } }, final: true }], /lower-case header name/);
@@ -80,8 +98,14 @@ describe('policy.rules schema', () => {
       { name: 'b', clamp: { n: { min: 3, max: 1 } } },
       { name: 'a', set: { n: 2 } },
     ]);
-    assert.ok(p.some((l) => /^2\.name: duplicate rule name "a"/.test(l)), p.join(' | '));
-    assert.ok(p.some((l) => /^1\.clamp\.n: min must not be above max/.test(l)), p.join(' | '));
+    assert.ok(
+      p.some((l) => /^2\.name: duplicate rule name "a"/.test(l)),
+      p.join(' | '),
+    );
+    assert.ok(
+      p.some((l) => /^1\.clamp\.n: min must not be above max/.test(l)),
+      p.join(' | '),
+    );
   });
 
   it('routeTo must name a configured model or alias (checked with the whole config)', () => {
@@ -91,12 +115,16 @@ describe('policy.rules schema', () => {
       deployments: [{ name: 'd', url: 'h2c://127.0.0.1:1' }],
       models: [{ name: 'default', aliases: ['copilot-codex'], deployments: ['d'] }],
     };
-    assert.doesNotThrow(() => validateConfig({ ...base, policy: { rules: [{ name: 'r', routeTo: 'copilot-codex' }] } }));
+    assert.doesNotThrow(() =>
+      validateConfig({ ...base, policy: { rules: [{ name: 'r', routeTo: 'copilot-codex' }] } }),
+    );
     assert.throws(
       () => validateConfig({ ...base, policy: { rules: [{ name: 'r', routeTo: 'nowhere' }] } }),
       (err: unknown) =>
         err instanceof ConfigError &&
-        err.problems.some((p) => p.path === 'policy.rules[0].routeTo' && /unknown model "nowhere"/.test(p.message)),
+        err.problems.some(
+          (p) => p.path === 'policy.rules[0].routeTo' && /unknown model "nowhere"/.test(p.message),
+        ),
     );
   });
 

@@ -30,14 +30,28 @@ interface Sent {
 }
 
 /** A request as its protocol decodes it, with the headers and path rules look at. */
-function sent(s: Sent = {}): { req: CompletionRequest; protocol: ClientProtocolName; http: { path: string; header(n: string): string | undefined }; identity: RuleIdentity | undefined } {
+function sent(s: Sent = {}): {
+  req: CompletionRequest;
+  protocol: ClientProtocolName;
+  http: { path: string; header(n: string): string | undefined };
+  identity: RuleIdentity | undefined;
+} {
   const protocol = s.protocol ?? 'copilot';
   const body =
     s.body ??
     (protocol === 'tabby'
       ? { language: 'python', segments: { prefix: 'def f(', suffix: ')' } }
       : protocol === 'copilot'
-        ? { prompt: 'def f(', suffix: ')', max_tokens: 500, temperature: 0, n: 1, stop: ['\n\n'], stream: true, extra: { language: 'python' } }
+        ? {
+            prompt: 'def f(',
+            suffix: ')',
+            max_tokens: 500,
+            temperature: 0,
+            n: 1,
+            stop: ['\n\n'],
+            stream: true,
+            extra: { language: 'python' },
+          }
         : { model: 'default', prompt: 'def f(', max_tokens: 500, stream: true });
   const headers = Object.fromEntries(Object.entries(s.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const raw = Buffer.from(JSON.stringify(body));
@@ -45,11 +59,19 @@ function sent(s: Sent = {}): { req: CompletionRequest; protocol: ClientProtocolN
     body,
     raw,
     engine: protocol === 'copilot' ? (s.engine ?? 'copilot-codex') : undefined,
-    client: { editor: headers['editor-version'], plugin: headers['editor-plugin-version'], session: undefined },
+    client: {
+      editor: headers['editor-version'],
+      plugin: headers['editor-plugin-version'],
+      session: undefined,
+    },
   });
   const path =
     s.path ??
-    (protocol === 'copilot' ? `/v1/engines/${s.engine ?? 'copilot-codex'}/completions` : protocol === 'codestral' ? '/v1/fim/completions' : '/v1/completions');
+    (protocol === 'copilot'
+      ? `/v1/engines/${s.engine ?? 'copilot-codex'}/completions`
+      : protocol === 'codestral'
+        ? '/v1/fim/completions'
+        : '/v1/completions');
   return { req, protocol, http: { path, header: (n) => headers[n] }, identity: s.identity };
 }
 
@@ -74,12 +96,31 @@ function rewritten(set: RuleSet, s: Sent = {}): CompletionRequest {
 }
 
 /** What adapters rely on: the body parses from the bytes, and the client's protocol reads the same fields from it. */
-function assertConsistent(req: CompletionRequest, protocol: ClientProtocolName, engine = 'copilot-codex'): void {
+function assertConsistent(
+  req: CompletionRequest,
+  protocol: ClientProtocolName,
+  engine = 'copilot-codex',
+): void {
   assert.deepEqual(JSON.parse(req.raw.toString('utf8')), req.body, 'raw and body agree');
   if (protocol === 'tabby') return; // Tabby's body has no max_tokens or stop: no adapter reads it back
-  const again = PROTOCOL[protocol].decode({ body: req.body, raw: req.raw, engine: protocol === 'copilot' ? (req.model ?? engine) : undefined, client: req.client });
+  const again = PROTOCOL[protocol].decode({
+    body: req.body,
+    raw: req.raw,
+    engine: protocol === 'copilot' ? (req.model ?? engine) : undefined,
+    client: req.client,
+  });
   // Mistral's FIM body has no logit_bias: it lives only in the normalized request (for upstreams built from it).
-  const fields = ['maxTokens', 'temperature', 'topP', 'n', 'stop', 'seed', 'logprobs', 'logitBias', 'model'] as const;
+  const fields = [
+    'maxTokens',
+    'temperature',
+    'topP',
+    'n',
+    'stop',
+    'seed',
+    'logprobs',
+    'logitBias',
+    'model',
+  ] as const;
   for (const k of fields.filter((f) => !(protocol === 'codestral' && f === 'logitBias')))
     assert.deepEqual(req[k], again[k], `${k}: the normalized field and the body agree`);
 }
@@ -89,14 +130,27 @@ const NEW = { 'editor-version': 'vscode/1.95.0', 'editor-plugin-version': 'copil
 
 describe('rewrite rules: matching', () => {
   it('plugin and editor ranges: old plugins match, new ones, other plugins, missing and unreadable headers do not', () => {
-    const set = rules([{ name: 'old', match: { plugin: 'copilot <1.200.0', editor: 'vscode >=1.90' }, set: { max_tokens: 64 } }]);
+    const set = rules([
+      {
+        name: 'old',
+        match: { plugin: 'copilot <1.200.0', editor: 'vscode >=1.90' },
+        set: { max_tokens: 64 },
+      },
+    ]);
     assert.deepEqual(fired(set, { headers: OLD }), ['old']);
     assert.deepEqual(fired(set, { headers: NEW }), []);
-    assert.deepEqual(fired(set, { headers: { ...OLD, 'editor-version': 'vscode/1.80.0' } }), [], 'every condition must hold');
+    assert.deepEqual(
+      fired(set, { headers: { ...OLD, 'editor-version': 'vscode/1.80.0' } }),
+      [],
+      'every condition must hold',
+    );
     assert.deepEqual(fired(set, { headers: { ...OLD, 'editor-plugin-version': 'copilot-chat/0.1.0' } }), []);
     assert.deepEqual(fired(set, { headers: { ...OLD, 'editor-plugin-version': 'copilot/garbage' } }), []);
     assert.deepEqual(fired(set, { headers: { 'editor-version': 'vscode/1.95.0' } }), []);
-    assert.deepEqual(fired(set, { headers: { ...OLD, 'editor-plugin-version': `copilot/${'1'.repeat(600)}` } }), []);
+    assert.deepEqual(
+      fired(set, { headers: { ...OLD, 'editor-plugin-version': `copilot/${'1'.repeat(600)}` } }),
+      [],
+    );
   });
 
   it('a list is any of its values; User-Agent products match too', () => {
@@ -105,7 +159,9 @@ describe('rewrite rules: matching', () => {
       { name: 'ua', match: { userAgent: 'GithubCopilot 1.x' }, set: { n: 1 } },
     ]);
     assert.deepEqual(fired(set, { headers: { 'editor-plugin-version': 'copilot.vim/1.39.0' } }), ['jb']);
-    assert.deepEqual(fired(set, { headers: { 'editor-plugin-version': 'copilot-intellij/1.4.2.5933' } }), ['jb']);
+    assert.deepEqual(fired(set, { headers: { 'editor-plugin-version': 'copilot-intellij/1.4.2.5933' } }), [
+      'jb',
+    ]);
     assert.deepEqual(fired(set, { headers: { 'user-agent': 'GithubCopilot/1.250.0 (linux)' } }), ['ua']);
     assert.deepEqual(fired(set, { headers: { 'user-agent': 'GithubCopilot/2.0.0' } }), []);
   });
@@ -120,7 +176,9 @@ describe('rewrite rules: matching', () => {
     assert.deepEqual(fired(set, { protocol: 'tabby' }), ['proto']);
     assert.deepEqual(fired(set, { protocol: 'copilot' }), ['path']);
     assert.deepEqual(fired(set, { protocol: 'openai' }), ['model']);
-    assert.deepEqual(fired(set, { protocol: 'openai', body: { model: 'gpt-4o-mini', prompt: 'x' } }), ['model']);
+    assert.deepEqual(fired(set, { protocol: 'openai', body: { model: 'gpt-4o-mini', prompt: 'x' } }), [
+      'model',
+    ]);
     assert.deepEqual(fired(set, { protocol: 'openai', body: { model: 'gpt-4', prompt: 'x' } }), []);
     const lang = rules([{ name: 'py', match: { language: ['Python', 'rust'] }, set: { n: 1 } }]);
     assert.deepEqual(fired(lang), ['py'], 'Copilot extra.language');
@@ -132,15 +190,29 @@ describe('rewrite rules: matching', () => {
     const set = rules([
       { name: 'who', match: { sku: 'free', org: ['acme'] }, set: { n: 1 } },
       { name: 'uid', match: { user: 'u1' }, set: { n: 1 } },
-      { name: 'hdr', match: { headers: { 'x-copilot-speculative': 'true', 'openai-intent': 'copilot-*' } }, set: { n: 1 } },
+      {
+        name: 'hdr',
+        match: { headers: { 'x-copilot-speculative': 'true', 'openai-intent': 'copilot-*' } },
+        set: { n: 1 },
+      },
       { name: 'any', match: { headers: { 'x-team': '*' } }, set: { n: 1 } },
     ]);
     assert.deepEqual(fired(set, { identity: { uid: 'u1', sku: 'free', org: 'acme' } }), ['who', 'uid']);
     assert.deepEqual(fired(set, { identity: { uid: 'u2', sku: 'free', org: undefined } }), []);
     assert.deepEqual(fired(set), [], 'auth off: identity conditions never hold');
-    assert.deepEqual(fired(set, { headers: { 'x-copilot-speculative': 'true', 'openai-intent': 'copilot-ghost' } }), ['hdr']);
-    assert.deepEqual(fired(set, { headers: { 'x-copilot-speculative': 'false', 'openai-intent': 'copilot-ghost' } }), []);
-    assert.deepEqual(fired(set, { headers: { 'x-copilot-speculative': 'true' } }), [], 'a missing header does not match');
+    assert.deepEqual(
+      fired(set, { headers: { 'x-copilot-speculative': 'true', 'openai-intent': 'copilot-ghost' } }),
+      ['hdr'],
+    );
+    assert.deepEqual(
+      fired(set, { headers: { 'x-copilot-speculative': 'false', 'openai-intent': 'copilot-ghost' } }),
+      [],
+    );
+    assert.deepEqual(
+      fired(set, { headers: { 'x-copilot-speculative': 'true' } }),
+      [],
+      'a missing header does not match',
+    );
     assert.deepEqual(fired(set, { headers: { 'x-team': '' } }), ['any']);
   });
 
@@ -174,13 +246,17 @@ describe('rewrite rules: precedence', () => {
     assert.deepEqual(outcome?.fired, ['to-small', 'small-only', 'small-glob']);
     assert.equal(outcome?.req.model, 'small');
     assert.equal(outcome?.req.maxTokens, 32);
-    assertConsistent(outcome?.req as CompletionRequest, 'copilot');
+    assertConsistent(outcome?.req, 'copilot');
   });
 
   it('a reject ends the request and the evaluation; final ends the evaluation after its edits', () => {
     const set = rules([
       { name: 'a', set: { max_tokens: 100 } },
-      { name: 'old', match: { plugin: 'copilot <1.200' }, reject: { status: 426, message: 'Update your plugin.' } },
+      {
+        name: 'old',
+        match: { plugin: 'copilot <1.200' },
+        reject: { status: 426, message: 'Update your plugin.' },
+      },
       { name: 'stop-here', match: { headers: { 'x-vip': 'yes' } }, set: { max_tokens: 1000 }, final: true },
       { name: 'b', set: { n: 1, temperature: 0.1 } },
     ]);
@@ -207,32 +283,45 @@ describe('rewrite rules: precedence', () => {
       final: fc.boolean(),
     });
     fc.assert(
-      fc.property(fc.array(rule, { maxLength: 12 }), fc.constantFrom(...protocols), fc.constantFrom(...models, 'a1', 'q'), (rs, protocol, model) => {
-        const config = rs.map((r, i) => ({
-          name: `r${i}`,
-          match: { ...(r.protocol && { protocol: r.protocol }), ...(r.model && { model: r.model }) },
-          ...(r.reject ? { reject: { status: 403, message: 'no' } } : { set: { max_tokens: i + 1 }, ...(r.routeTo && { routeTo: r.routeTo }) }),
-          final: r.final,
-        }));
-        // The reference: every rule, in order, every condition checked.
-        const expected: string[] = [];
-        let m = model;
-        for (const [i, r] of rs.entries()) {
-          if (r.protocol && !r.protocol.includes(protocol)) continue;
-          if (r.model && !r.model.some((p) => (p.endsWith('*') ? m.startsWith(p.slice(0, -1)) : p === m))) continue;
-          expected.push(`r${i}`);
-          if (r.reject) break;
-          if (r.routeTo) m = r.routeTo;
-          if (r.final) break;
-        }
-        const body = protocol === 'tabby' ? undefined : protocol === 'copilot' ? { prompt: 'x' } : { model, prompt: 'x' };
-        const x = sent({ protocol, engine: model, ...(body && { body }) });
-        // Tabby requests name the configured model; give it this one.
-        const req = protocol === 'tabby' ? { ...x.req, model } : x.req;
-        const outcome = rules(config).apply(req, protocol, x.http, undefined);
-        assert.deepEqual(outcome?.fired ?? [], expected);
-        if (outcome !== undefined && outcome.reject === undefined) assert.equal(outcome.req.model, m);
-      }),
+      fc.property(
+        fc.array(rule, { maxLength: 12 }),
+        fc.constantFrom(...protocols),
+        fc.constantFrom(...models, 'a1', 'q'),
+        (rs, protocol, model) => {
+          const config = rs.map((r, i) => ({
+            name: `r${i}`,
+            match: { ...(r.protocol && { protocol: r.protocol }), ...(r.model && { model: r.model }) },
+            ...(r.reject
+              ? { reject: { status: 403, message: 'no' } }
+              : { set: { max_tokens: i + 1 }, ...(r.routeTo && { routeTo: r.routeTo }) }),
+            final: r.final,
+          }));
+          // The reference: every rule, in order, every condition checked.
+          const expected: string[] = [];
+          let m = model;
+          for (const [i, r] of rs.entries()) {
+            if (r.protocol && !r.protocol.includes(protocol)) continue;
+            if (r.model && !r.model.some((p) => (p.endsWith('*') ? m.startsWith(p.slice(0, -1)) : p === m)))
+              continue;
+            expected.push(`r${i}`);
+            if (r.reject) break;
+            if (r.routeTo) m = r.routeTo;
+            if (r.final) break;
+          }
+          const body =
+            protocol === 'tabby'
+              ? undefined
+              : protocol === 'copilot'
+                ? { prompt: 'x' }
+                : { model, prompt: 'x' };
+          const x = sent({ protocol, engine: model, ...(body && { body }) });
+          // Tabby requests name the configured model; give it this one.
+          const req = protocol === 'tabby' ? { ...x.req, model } : x.req;
+          const outcome = rules(config).apply(req, protocol, x.http, undefined);
+          assert.deepEqual(outcome?.fired ?? [], expected);
+          if (outcome !== undefined && outcome.reject === undefined) assert.equal(outcome.req.model, m);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -240,33 +329,73 @@ describe('rewrite rules: precedence', () => {
 
 describe('rewrite rules: edits', () => {
   it('clamp: within bounds changes nothing (the client bytes stay), outside is bounded, a missing field is left alone', () => {
-    const set = rules([{ name: 'cap', clamp: { max_tokens: { min: 16, max: 256 }, temperature: { max: 0.5 }, n: { max: 1 } } }]);
-    const within = run(set, { protocol: 'openai', body: { model: 'default', prompt: 'x', max_tokens: 100, temperature: 0.2 } });
+    const set = rules([
+      { name: 'cap', clamp: { max_tokens: { min: 16, max: 256 }, temperature: { max: 0.5 }, n: { max: 1 } } },
+    ]);
+    const within = run(set, {
+      protocol: 'openai',
+      body: { model: 'default', prompt: 'x', max_tokens: 100, temperature: 0.2 },
+    });
     assert.deepEqual(within.outcome?.fired, ['cap'], 'it fired...');
-    assert.equal(within.outcome?.req, within.before, '...and the request is the same object: raw passes through');
-    const above = rewritten(set, { protocol: 'openai', body: { model: 'default', prompt: 'x', max_tokens: 4000, temperature: 1.7, n: 3 } });
+    assert.equal(
+      within.outcome?.req,
+      within.before,
+      '...and the request is the same object: raw passes through',
+    );
+    const above = rewritten(set, {
+      protocol: 'openai',
+      body: { model: 'default', prompt: 'x', max_tokens: 4000, temperature: 1.7, n: 3 },
+    });
     assert.equal(above.maxTokens, 256);
     assert.equal(above.temperature, 0.5);
     assert.equal(above.n, 1);
-    assert.equal(rewritten(set, { protocol: 'openai', body: { model: 'default', prompt: 'x', max_tokens: 2 } }).maxTokens, 16);
+    assert.equal(
+      rewritten(set, { protocol: 'openai', body: { model: 'default', prompt: 'x', max_tokens: 2 } })
+        .maxTokens,
+      16,
+    );
     const missing = run(set, { protocol: 'openai', body: { model: 'default', prompt: 'x' } });
     assert.equal(missing.outcome?.req, missing.before, 'no max_tokens, no temperature: nothing to clamp');
     // `default` gives a missing field a value, which the clamp then bounds.
-    const withDefault = rules([{ name: 'd', default: { max_tokens: 9999 }, clamp: { max_tokens: { max: 256 } } }]);
-    assert.equal(rewritten(withDefault, { protocol: 'openai', body: { model: 'default', prompt: 'x' } }).maxTokens, 256);
-    assert.equal(rewritten(withDefault, { protocol: 'openai', body: { model: 'default', prompt: 'x', max_tokens: 5000 } }).maxTokens, 256);
+    const withDefault = rules([
+      { name: 'd', default: { max_tokens: 9999 }, clamp: { max_tokens: { max: 256 } } },
+    ]);
+    assert.equal(
+      rewritten(withDefault, { protocol: 'openai', body: { model: 'default', prompt: 'x' } }).maxTokens,
+      256,
+    );
+    assert.equal(
+      rewritten(withDefault, {
+        protocol: 'openai',
+        body: { model: 'default', prompt: 'x', max_tokens: 5000 },
+      }).maxTokens,
+      256,
+    );
   });
 
   it('clamp bounds equal to each other pin the value; min alone raises', () => {
     const set = rules([{ name: 'pin', clamp: { temperature: { min: 0.2, max: 0.2 }, top_p: { min: 0.9 } } }]);
-    const r = rewritten(set, { protocol: 'openai', body: { model: 'default', prompt: 'x', temperature: 0, top_p: 0.5 } });
+    const r = rewritten(set, {
+      protocol: 'openai',
+      body: { model: 'default', prompt: 'x', temperature: 0, top_p: 0.5 },
+    });
     assert.equal(r.temperature, 0.2);
     assert.equal(r.topP, 0.9);
   });
 
   it('delete removes the field from the body and the normalized request', () => {
     const set = rules([{ name: 'plain', delete: ['logprobs', 'n', 'stop', 'temperature', 'logit_bias'] }]);
-    const r = rewritten(set, { body: { prompt: 'x', logprobs: 2, n: 3, stop: ['\n'], temperature: 0.4, logit_bias: { '50256': -100 }, stream: true } });
+    const r = rewritten(set, {
+      body: {
+        prompt: 'x',
+        logprobs: 2,
+        n: 3,
+        stop: ['\n'],
+        temperature: 0.4,
+        logit_bias: { '50256': -100 },
+        stream: true,
+      },
+    });
     assert.equal(r.logprobs, undefined);
     assert.equal(r.n, 1);
     assert.deepEqual(r.stop, []);
@@ -286,7 +415,10 @@ describe('rewrite rules: edits', () => {
 
   it('logitBias merges into the client’s entries; the rule wins for the same token', () => {
     const set = rules([{ name: 'bias', logitBias: { '50256': -100, '11': 5 } }]);
-    const r = rewritten(set, { protocol: 'openai', body: { model: 'default', prompt: 'x', logit_bias: { '11': 1, '7': 2 } } });
+    const r = rewritten(set, {
+      protocol: 'openai',
+      body: { model: 'default', prompt: 'x', logit_bias: { '11': 1, '7': 2 } },
+    });
     assert.deepEqual(r.logitBias, { '11': 5, '7': 2, '50256': -100 });
     assert.deepEqual(r.body.logit_bias, r.logitBias);
   });
@@ -303,7 +435,14 @@ describe('rewrite rules: edits', () => {
   });
 
   it('Codestral clients: Mistral field names in the body (random_seed); n and logprobs do not apply; logit_bias only normalized', () => {
-    const set = rules([{ name: 'c', set: { max_tokens: 20, seed: 3, n: 2, logprobs: 1 }, logitBias: { '5': 1 }, addStop: ['\n'] }]);
+    const set = rules([
+      {
+        name: 'c',
+        set: { max_tokens: 20, seed: 3, n: 2, logprobs: 1 },
+        logitBias: { '5': 1 },
+        addStop: ['\n'],
+      },
+    ]);
     const body = { model: 'codestral-latest', prompt: 'a', suffix: 'b', max_tokens: 64, stream: true };
     const r = rewritten(set, { protocol: 'codestral', body });
     assert.deepEqual(r.body, { ...body, max_tokens: 20, random_seed: 3, stop: ['\n'] });
@@ -344,30 +483,44 @@ describe('rewrite rules: edits', () => {
           },
           { requiredKeys: [] },
         ),
-        clamp: fc.record({ max_tokens: fc.constant({ max: 100 }), top_p: fc.constant({ min: 0.5 }) }, { requiredKeys: [] }),
+        clamp: fc.record(
+          { max_tokens: fc.constant({ max: 100 }), top_p: fc.constant({ min: 0.5 }) },
+          { requiredKeys: [] },
+        ),
         addStop: fc.array(fc.string({ minLength: 1, maxLength: 3 }), { minLength: 1, maxLength: 3 }),
-        logitBias: fc.dictionary(fc.integer({ min: 0, max: 99999 }).map(String), fc.integer({ min: -100, max: 100 }), { minKeys: 1, maxKeys: 3 }),
+        logitBias: fc.dictionary(
+          fc.integer({ min: 0, max: 99999 }).map(String),
+          fc.integer({ min: -100, max: 100 }),
+          { minKeys: 1, maxKeys: 3 },
+        ),
         routeTo: fc.constantFrom('m1', 'm2'),
-        delete: fc.subarray(['max_tokens', 'temperature', 'n', 'stop', 'seed', 'logprobs', 'logit_bias'], { minLength: 1 }),
+        delete: fc.subarray(['max_tokens', 'temperature', 'n', 'stop', 'seed', 'logprobs', 'logit_bias'], {
+          minLength: 1,
+        }),
       },
       { requiredKeys: [] },
     );
     fc.assert(
-      fc.property(fc.array(fieldEdit, { minLength: 1, maxLength: 4 }), fc.constantFrom<ClientProtocolName>('copilot', 'openai', 'codestral', 'tabby'), (edits, protocol) => {
-        const config = edits.map((e, i) => {
-          const rule: Record<string, unknown> = { name: `r${i}`, ...e };
-          // The schema refuses a field both set and deleted: keep the set.
-          if (e.delete && e.set) rule.delete = e.delete.filter((f) => !(f in (e.set as object)));
-          if (Array.isArray(rule.delete) && rule.delete.length === 0) delete rule.delete;
-          if (e.delete && e.clamp) rule.delete = (rule.delete as string[] | undefined)?.filter((f) => !(f in (e.clamp as object)));
-          if (Array.isArray(rule.delete) && rule.delete.length === 0) delete rule.delete;
-          if (Object.keys(rule).length === 1) rule.final = true;
-          return rule;
-        });
-        const { outcome } = run(rules(config), { protocol });
-        assert.ok(outcome !== undefined);
-        assertConsistent(outcome.req, protocol);
-      }),
+      fc.property(
+        fc.array(fieldEdit, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom<ClientProtocolName>('copilot', 'openai', 'codestral', 'tabby'),
+        (edits, protocol) => {
+          const config = edits.map((e, i) => {
+            const rule: Record<string, unknown> = { name: `r${i}`, ...e };
+            // The schema refuses a field both set and deleted: keep the set.
+            if (e.delete && e.set) rule.delete = e.delete.filter((f) => !(f in (e.set as object)));
+            if (Array.isArray(rule.delete) && rule.delete.length === 0) delete rule.delete;
+            if (e.delete && e.clamp)
+              rule.delete = (rule.delete as string[] | undefined)?.filter((f) => !(f in (e.clamp as object)));
+            if (Array.isArray(rule.delete) && rule.delete.length === 0) delete rule.delete;
+            if (Object.keys(rule).length === 1) rule.final = true;
+            return rule;
+          });
+          const { outcome } = run(rules(config), { protocol });
+          assert.ok(outcome !== undefined);
+          assertConsistent(outcome.req, protocol);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -24,7 +24,10 @@ export function compileActions(rule: RuleConfig): Action[] {
       if (!d.has(field)) d.put(field, value);
     });
   for (const field of rule.delete ?? []) out.push((d) => d.remove(field));
-  for (const [field, b] of Object.entries(rule.clamp ?? {}) as [RuleField, { min?: number; max?: number }][]) {
+  for (const [field, b] of Object.entries(rule.clamp ?? {}) as [
+    RuleField,
+    { min?: number; max?: number },
+  ][]) {
     const min = b.min ?? -Infinity;
     const max = b.max ?? Infinity;
     // A field the request does not have is left alone: its default is the upstream's, unknown here.

@@ -41,17 +41,23 @@ const BODY_NAMES: Readonly<Record<WireFormat, Partial<Record<RuleField, string |
     logit_bias: null,
   },
   // Tabby's body has no max_tokens (the gateway's protocols.tabby.maxTokens), stop, top_p or logit_bias.
-  tabby: { max_tokens: null, temperature: 'temperature', top_p: null, stop: null, seed: 'seed', logit_bias: null },
+  tabby: {
+    max_tokens: null,
+    temperature: 'temperature',
+    top_p: null,
+    stop: null,
+    seed: 'seed',
+    logit_bias: null,
+  },
   // Never a client's format.
   llamacpp: {},
   ollama: {},
   tgi: {},
 };
 
-const BIT: Readonly<Record<RuleField, number>> = Object.fromEntries(RULE_FIELDS.map((f, i) => [f, 1 << i])) as Record<
-  RuleField,
-  number
->;
+const BIT: Readonly<Record<RuleField, number>> = Object.fromEntries(
+  RULE_FIELDS.map((f, i) => [f, 1 << i]),
+) as Record<RuleField, number>;
 
 /**
  * One request's editable fields while its rules run: later rules see earlier rules' edits. Only a

@@ -69,7 +69,8 @@ export class RuleSet {
       const candidates = (model: string | undefined): Candidates =>
         forProtocol
           .filter(
-            ({ match }) => match.models === undefined || (model !== undefined && match.models.includes(model)),
+            ({ match }) =>
+              match.models === undefined || (model !== undefined && match.models.includes(model)),
           )
           .map(({ i }) => i);
       index[protocol] = {

@@ -44,7 +44,8 @@ const NUMBER = /^\d{1,15}$/;
  * Lenient client versions: an optional `v`, 1 to 4 numeric parts (`1.95` is 1.95.0; Visual
  * Studio's fourth part is ignored), an optional prerelease and build. Linear: no nested repeats.
  */
-const CLIENT_VERSION = /^v?(\d{1,15})(?:\.(\d{1,15}))?(?:\.(\d{1,15}))?(?:\.\d{1,15})?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]*)?$/;
+const CLIENT_VERSION =
+  /^v?(\d{1,15})(?:\.(\d{1,15}))?(?:\.(\d{1,15}))?(?:\.\d{1,15})?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]*)?$/;
 
 /** A client's version string, or undefined when it cannot be read. Never throws. */
 export function parseVersion(text: string): Version | undefined {
@@ -116,7 +117,8 @@ function setHolds(v: Version, set: readonly Comparator[]): boolean {
 }
 
 /** A range, or the reason it cannot be read (for the config error). */
-export type ParsedRange = { readonly ok: true; readonly range: Range } | { readonly ok: false; readonly error: string };
+export type ParsedRange =
+  { readonly ok: true; readonly range: Range } | { readonly ok: false; readonly error: string };
 
 const MAX_RANGE_CHARS = 256;
 
@@ -143,7 +145,8 @@ interface Partial {
   readonly pre: readonly Identifier[];
 }
 
-const PARTIAL = /^v?(\d{1,15}|[xX*])(?:\.(\d{1,15}|[xX*]))?(?:\.(\d{1,15}|[xX*]))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
+const PARTIAL =
+  /^v?(\d{1,15}|[xX*])(?:\.(\d{1,15}|[xX*]))?(?:\.(\d{1,15}|[xX*]))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
 const LOWEST: readonly Identifier[] = [0];
 const NOTHING: Comparator[] = [{ op: Op.Lt, v: { major: 0, minor: 0, patch: 0, pre: LOWEST } }];
 
@@ -156,7 +159,10 @@ function parsePartial(text: string): Partial | string {
   const minor = part(m[2]);
   const patch = part(m[3]);
   // 1.x.3 or x.2: a wildcard may only be followed by wildcards.
-  if ((major === undefined && (minor !== undefined || patch !== undefined)) || (minor === undefined && patch !== undefined))
+  if (
+    (major === undefined && (minor !== undefined || patch !== undefined)) ||
+    (minor === undefined && patch !== undefined)
+  )
     return `"${text}": a wildcard must not be followed by a number`;
   const pre = m[4] === undefined ? [] : identifiers(m[4]);
   if (pre === undefined) return `"${text}" has an empty prerelease identifier`;
@@ -265,7 +271,11 @@ function caret(p: Partial): Comparator[] {
       { op: Op.Lt, v: major === 0 ? ver(0, minor + 1, 0, LOWEST) : ver(major + 1, 0, 0, LOWEST) },
     ];
   const upper =
-    major !== 0 ? ver(major + 1, 0, 0, LOWEST) : minor !== 0 ? ver(0, minor + 1, 0, LOWEST) : ver(0, 0, patch + 1, LOWEST);
+    major !== 0
+      ? ver(major + 1, 0, 0, LOWEST)
+      : minor !== 0
+        ? ver(0, minor + 1, 0, LOWEST)
+        : ver(0, 0, patch + 1, LOWEST);
   return [
     { op: Op.Ge, v: ver(major, minor, patch, p.pre) },
     { op: Op.Lt, v: upper },

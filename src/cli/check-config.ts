@@ -135,7 +135,10 @@ function readSample(flags: ReturnType<typeof parseFlags>, cfg: GatewayConfig): S
   const base = requestFile === undefined ? {} : objectOf(readJson(requestFile), requestFile);
   const fromFile = (key: string): unknown => base[key];
   const sample: Sample = {
-    path: path ?? stringOf(fromFile('path'), `${requestFile}: "path"`) ?? defaultPath(cfg),
+    // The gateway routes on the path without its query string.
+    path: (path ?? stringOf(fromFile('path'), `${requestFile}: "path"`) ?? defaultPath(cfg)).split(
+      '?',
+    )[0] as string,
     headers: {},
     body: {},
     identity: undefined,

@@ -37,6 +37,12 @@ const RULES = [
   },
   { name: 'python-small', match: { language: 'python' }, routeTo: 'small' },
   { name: 'openai-bias', match: { protocol: 'openai' }, logitBias: { '50256': -100 }, delete: ['n'] },
+  {
+    name: 'fim-short',
+    match: { protocol: 'codestral' },
+    set: { max_tokens: 7, seed: 42 },
+    logitBias: { '13': -100 },
+  },
 ];
 
 describe('rewrite rules through the gateway', () => {
@@ -83,6 +89,23 @@ describe('rewrite rules through the gateway', () => {
     assert.equal(sent.max_tokens, 32);
     assert.deepEqual(sent.stop, ['\n\n\n', '\n']);
     assert.equal(sent.temperature, 0, 'what no rule touched is as the client sent it');
+  });
+
+  it('clamp edges: a non-numeric max_tokens is refused before any rule; a null one is left alone', async () => {
+    const before = big.seen.length;
+    const bad = await complete(OLD_PLUGIN, copilotBody({ max_tokens: '500' }));
+    assert.equal(bad.status, 400);
+    assert.match(bad.body, /GW_INVALID_REQUEST/);
+    assert.equal(big.seen.length, before, 'nothing was sent upstream');
+    const missing = await complete(OLD_PLUGIN, copilotBody({ max_tokens: null }));
+    assert.equal(missing.status, 200, missing.body);
+    const sent = JSON.parse(big.seen[before]?.body ?? '{}') as Record<string, unknown>;
+    assert.equal(
+      sent.max_tokens,
+      null,
+      "a field the client did not give is the server's default: not clamped",
+    );
+    assert.deepEqual(sent.stop, ['\n\n\n', '\n'], 'the same rule’s other edit applied');
   });
 
   it('a request no rule fires for reaches the upstream as the client sent it', async () => {
@@ -141,6 +164,23 @@ describe('rewrite rules through the gateway', () => {
     const sent = JSON.parse(big.seen[before]?.body ?? '{}') as Record<string, unknown>;
     assert.deepEqual(sent.logit_bias, { '11': 3, '50256': -100 });
     assert.equal(sent.n, undefined);
+  });
+
+  it('a Codestral client: the edits reach an OpenAI upstream, whose body is built from the rewritten fields', async () => {
+    const before = big.seen.length;
+    const body = JSON.stringify({
+      model: 'default',
+      prompt: 'def f(',
+      suffix: ')',
+      max_tokens: 64,
+      stream: true,
+    });
+    const res = await h2request(session, '/v1/fim/completions', body);
+    assert.equal(res.status, 200, res.body);
+    const sent = JSON.parse(big.seen[before]?.body ?? '{}') as Record<string, unknown>;
+    assert.equal(sent.max_tokens, 7);
+    assert.equal(sent.seed, 42);
+    assert.deepEqual(sent.logit_bias, { '13': -100 }, "not in Mistral's body, but in the normalized request");
   });
 
   it('a reload: new rules apply to new requests', async () => {

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { validateConfig } from '../../src/config/load.js';
 import type { GatewayConfigInput } from '../../src/config/schema.js';
 import { startGateway, type Gateway } from '../../src/server/gateway.js';
-import { copilotBody, h2connect, h2request, sseText } from '../helpers/clients.js';
+import { copilotBody, h1request, h2connect, h2request, sseText } from '../helpers/clients.js';
 import { fakeH2Upstream, sseChunk, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { recordRequests } from '../helpers/gateway.js';
 
@@ -135,6 +135,16 @@ describe('rewrite rules through the gateway', () => {
     assert.equal(big.seen.length + small.seen.length, seen);
     const ctx = rec.ended.find((c) => c.status === 426);
     assert.deepEqual(ctx?.rules, ['too-old'], 'the request records the rule that refused it');
+    // HTTP/1.1 clients (older plugins are often on it) get the same answer.
+    const h1 = await h1request(
+      gw.urls[0] as string,
+      '/v1/engines/copilot-codex/completions',
+      copilotBody(),
+      ANCIENT_PLUGIN,
+    );
+    assert.equal(h1.status, 426);
+    assert.match(h1.body, /"code":"GW_POLICY_REJECTED".*Update your Copilot plugin to 1\.200 or later\./);
+    assert.equal(big.seen.length + small.seen.length, seen);
   });
 
   it("routeTo sends the request to the other model's deployment, under that model's upstream name", async () => {

@@ -82,6 +82,7 @@ function request(protocol: ClientProtocol, stream: boolean, stop: readonly strin
     language: undefined,
     logprobs: undefined,
     seed: undefined,
+    logitBias: undefined,
     model: 'm',
     filepath: undefined,
     extra: undefined,

@@ -10,6 +10,7 @@ Commands:
   token       mint, inspect and revoke gateway tokens
   demo        demo regions: multi-region failover on this machine (root, network namespaces)
   loadgen     simulated developers typing against a gateway (no flags: an embedded one)
+  check-config  validate a config file; show which rewrite rules fire for a sample request
 
 Run 'ghostwire <command> --help' for a command's flags.
 `,
@@ -109,6 +110,32 @@ kernel has it, else a userspace delay link (it says which). See docs/demo-region
   -h, --help         show this help
 
 Exit code: 0 every expectation held, 1 one did not (each printed with why) or it cannot run here.
+`,
+  'check-config': `Usage: ghostwire check-config --config FILE [--json]
+                              [--request FILE] [--path P] [-H 'Name: value' ...]
+                              [--body JSON | --body-file FILE] [--uid U] [--sku S] [--org O]
+
+Validates a config file as 'serve' would, printing every problem with its path. Given a sample
+request, it decodes it as the gateway would and shows which rewrite rules (policy.rules) fire,
+in order, and what they make of it: a refusal (status, code, message), or the model it goes to,
+the fields changed and the request body after the rules. Nothing is sent anywhere.
+
+  --config FILE      the config file (YAML or JSON)
+  --request FILE     a sample request as JSON: {"path", "headers", "body", "user": {uid, sku, org}}
+                     (every key optional; the flags below override it)
+  --path P           the route (default /v1/engines/<first model>/completions); /v1/completions
+                     and /v1/fim/completions pick their protocol from the body as the gateway does
+  -H, --header H     a request header, "Name: value" (repeatable): Editor-Version,
+                     Editor-Plugin-Version, User-Agent, ...
+  --body JSON        the request body
+  --body-file FILE   ... or read from a file
+  --uid U, --sku S, --org O   the verified user the rules see (as from a gateway token)
+  --json             print the result as one JSON object
+  -h, --help         show this help
+
+Exit code: 0 the config is valid (whatever the rules decide), 1 the gateway would refuse the sample
+request before its rules run (e.g. a body it cannot decode; printed), 2 the config is invalid or
+a flag is wrong.
 `,
   loadgen: `Usage: ghostwire loadgen [--url URL] [--developers N] [--duration-s S] [--requests N]
                          [--mode developers|rate] [--rate R] [--protocol h2|h1]

@@ -9,6 +9,7 @@ const COMMANDS: Record<string, (argv: string[], out: NodeJS.WritableStream) => P
   token: async (argv, out) => (await import('./token.js')).tokenCommand(argv, out),
   demo: async (argv, out) => (await import('./demo.js')).demoCommand(argv, out),
   loadgen: async (argv, out) => (await import('./loadgen.js')).loadgenCommand(argv, out),
+  'check-config': async (argv, out) => (await import('./check-config.js')).checkConfigCommand(argv, out),
 };
 
 /** The `ghostwire` command line. Returns the exit code: 0 ok, 1 runtime failure, 2 usage or config error. */

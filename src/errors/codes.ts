@@ -98,6 +98,10 @@ export const ERROR_TABLE = {
     status: 409,
     message: 'A newer request from the same editor and file replaced this one (policy.supersession).',
   },
+  GW_POLICY_REJECTED: {
+    status: 403,
+    message: "This gateway's policy does not accept this request.",
+  },
   GW_SHUTTING_DOWN: {
     status: 503,
     message: 'This gateway instance is shutting down; retry on another connection.',

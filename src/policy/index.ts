@@ -1,3 +1,4 @@
+import { RuleSet } from './rules/index.js';
 import type { PolicyConfig } from './schema.js';
 import { Superseder } from './supersession.js';
 
@@ -6,10 +7,14 @@ import { Superseder } from './supersession.js';
  * A reload builds a new one; requests in flight keep the one they started with.
  */
 export class Policy {
+  /** Rewrite rules; undefined when there are none, so a request pays one property check. */
+  readonly rules: RuleSet | undefined;
   readonly superseder: Superseder;
 
   /** With `previous` (a config reload), state that outlives a config is taken over from it. */
   constructor(cfg: PolicyConfig, previous?: Policy) {
+    // Rules hold no state: a reload compiles the new list and new requests use it.
+    this.rules = cfg.rules.length === 0 ? undefined : new RuleSet(cfg.rules);
     this.superseder = new Superseder(cfg.supersession, previous?.superseder);
   }
 
@@ -22,4 +27,5 @@ export class Policy {
   }
 }
 
+export { RuleSet, type RuleOutcome } from './rules/index.js';
 export { Superseder, type Supersedable } from './supersession.js';

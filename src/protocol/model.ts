@@ -44,6 +44,8 @@ export interface CompletionRequest {
   readonly logprobs: number | undefined;
   /** Sampling seed (OpenAI `seed`, Mistral `random_seed`, Tabby `seed`). */
   readonly seed: number | undefined;
+  /** OpenAI `logit_bias`: token id to a bias from -100 to 100, for upstreams that take it. */
+  readonly logitBias: Readonly<Record<string, number>> | undefined;
   /** The model the client named: the Copilot engine in the path, or the body's `model`. */
   readonly model: string | undefined;
   /** The file being edited, when the client says (Tabby `segments.filepath`). */

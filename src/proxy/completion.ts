@@ -46,7 +46,14 @@ export function createCompletionHandler(
       const body = parseJsonObject(raw);
       const protocol = choose(body);
       ctx.clientProtocol = protocol.name;
-      const req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
+      let req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
+      // Rewrite rules: the operator's edits, another model, or a refusal the user reads.
+      const rewrite = policy.rules?.apply(req, protocol.name, ex, ctx.identity);
+      if (rewrite !== undefined) {
+        ctx.rules = rewrite.fired;
+        if (rewrite.reject !== undefined) throw rewrite.reject;
+        req = rewrite.req;
+      }
       const model = registry.resolve(req.model);
       ctx.model = model.name;
       // A newer request from the same editor and file ends this one's older sibling.

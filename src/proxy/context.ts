@@ -18,6 +18,8 @@ export interface RequestIdentity {
 /** How a request ended, for telemetry: a client that left is not an error of ours. */
 export type Outcome = 'ok' | 'client_cancel' | 'deadline' | 'superseded' | 'error';
 
+const NO_RULES: readonly string[] = Object.freeze([]);
+
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -43,6 +45,8 @@ export class RequestContext {
   /** The client protocol of a completion (copilot, openai, codestral, tabby), once its body is read. */
   clientProtocol: ClientProtocolName | undefined;
   model: string | undefined;
+  /** Names of the rewrite rules that fired for this request, in order (policy.rules). */
+  rules: readonly string[] = NO_RULES;
   /** Who sent the request, once its token verified (undefined with auth.mode none). */
   identity: RequestIdentity | undefined;
   deployment: string | undefined;

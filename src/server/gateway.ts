@@ -307,7 +307,7 @@ function deadlineError(ms: number): GatewayError {
  * The client protocol a completion path belongs to, or undefined when it is not a completion
  * route. One line per protocol route.
  */
-function completionProtocol(path: string, v1Completions: ProtocolChoice): ProtocolChoice | undefined {
+export function completionProtocol(path: string, v1Completions: ProtocolChoice): ProtocolChoice | undefined {
   if (path === '/v1/completions') return v1Completions;
   if (path === '/v1/fim/completions') return CODESTRAL;
   if (path.startsWith(ENGINES_PREFIX) && path.endsWith(ENGINES_SUFFIX)) return COPILOT;
@@ -343,7 +343,7 @@ function requestDeadlineMs(
 }
 
 /** The engine name from the path, or undefined when it is empty, has a slash, or is badly encoded. */
-function decodeEngine(raw: string): string | undefined {
+export function decodeEngine(raw: string): string | undefined {
   if (raw.length === 0 || raw.includes('/')) return undefined;
   // The usual engine name has nothing to decode; decodeURIComponent showed ~1.5 µs per request.
   if (!raw.includes('%')) return raw;

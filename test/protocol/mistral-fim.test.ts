@@ -20,6 +20,7 @@ function request(stream: boolean): CompletionRequest {
     language: undefined,
     logprobs: undefined,
     seed: undefined,
+    logitBias: undefined,
     model: 'codestral-latest',
     filepath: undefined,
     extra: undefined,

@@ -46,6 +46,7 @@ function decodeFim(input: DecodeInput): CompletionRequest {
     language: undefined,
     logprobs: undefined,
     seed,
+    logitBias: undefined,
     model,
     filepath: undefined,
     extra: undefined,

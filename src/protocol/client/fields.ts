@@ -80,6 +80,23 @@ export function logprobsField(v: unknown): number | undefined {
   return v;
 }
 
+/** Token ids OpenAI's tokenizers have fit in 10 digits; a bias map longer than this is not a real one. */
+const MAX_LOGIT_BIAS = 1024;
+
+/** OpenAI `logit_bias`: an object of token ids (digits) to numbers from -100 to 100. */
+export function logitBiasField(v: unknown): Readonly<Record<string, number>> | undefined {
+  if (!given(v)) return undefined;
+  const shape = '"logit_bias" must be an object of token ids to numbers from -100 to 100';
+  if (typeof v !== 'object' || Array.isArray(v)) throw invalid(`${shape}.`);
+  let count = 0;
+  for (const [k, bias] of Object.entries(v as Record<string, unknown>)) {
+    if (++count > MAX_LOGIT_BIAS) throw invalid(`${shape}, at most ${MAX_LOGIT_BIAS} of them.`);
+    if (!/^\d{1,10}$/.test(k) || typeof bias !== 'number' || !(bias >= -100 && bias <= 100))
+      throw invalid(`${shape}.`);
+  }
+  return v as Record<string, number>;
+}
+
 export function objectField(v: unknown, name: string): Readonly<Record<string, unknown>> | undefined {
   if (!given(v)) return undefined;
   if (typeof v !== 'object' || Array.isArray(v)) throw invalid(`"${name}" must be an object.`);

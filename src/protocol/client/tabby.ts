@@ -106,6 +106,7 @@ function decodeTabby(input: DecodeInput, settings: TabbySettings): CompletionReq
     language,
     logprobs: undefined,
     seed,
+    logitBias: undefined,
     model: settings.model,
     filepath,
     extra: undefined,

@@ -21,9 +21,10 @@ export const codestralAdapter: UpstreamAdapter = {
 /**
  * The body for Mistral: model, prompt and suffix, the sampling fields, stop, and always a stream
  * (in pass-through too: the client asked for one, or the answer would not pass through).
- * `min_tokens` and the seed are taken from the client's body when it has them (`random_seed`
- * from Codestral clients, `seed` from OpenAI and Tabby ones). A temperature above Mistral's
- * range is lowered to its maximum rather than refused.
+ * `min_tokens` is taken from the client's body when it has it; the seed is the request's
+ * (`random_seed` from Codestral clients, `seed` from OpenAI and Tabby ones, or a rewrite rule's).
+ * A temperature above Mistral's range is lowered to its maximum rather than refused. Mistral
+ * has no `logit_bias`: it is not sent.
  */
 function fimBody(req: CompletionRequest, t: UpstreamTarget): Record<string, unknown> {
   const b = req.body;
@@ -34,8 +35,7 @@ function fimBody(req: CompletionRequest, t: UpstreamTarget): Record<string, unkn
   if (req.topP !== undefined) out.top_p = req.topP;
   if (req.stop.length > 0) out.stop = req.stop;
   if (isCount(b.min_tokens)) out.min_tokens = b.min_tokens;
-  const seed = isCount(b.random_seed) ? b.random_seed : b.seed;
-  if (isCount(seed)) out.random_seed = seed;
+  if (isCount(req.seed)) out.random_seed = req.seed;
   out.stream = true;
   return out;
 }

@@ -36,6 +36,9 @@ function infillBody(req: CompletionRequest): Record<string, unknown> {
   if (req.temperature !== undefined) body.temperature = req.temperature;
   if (req.topP !== undefined) body.top_p = req.topP;
   if (req.stop.length > 0) body.stop = req.stop;
+  // llama.cpp's own shape, [[token, bias], ...]: its servers before mid-2025 take no OpenAI object.
+  if (req.logitBias !== undefined)
+    body.logit_bias = Object.entries(req.logitBias).map(([token, bias]) => [Number(token), bias]);
   return body;
 }
 

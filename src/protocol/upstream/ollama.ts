@@ -7,7 +7,7 @@ import { inBandError, parseEvent } from './openai.js';
  * Ollama (`POST {base}/api/generate`): the prompt and `suffix`, which Ollama turns into the model's
  * FIM prompt with the template in its Modelfile, so no template is needed here. One choice per
  * request. The stream is NDJSON: `{"response":…,"done":false}` lines and a final `"done":true`
- * line with `done_reason` and the token counts.
+ * line with `done_reason` and the token counts. Ollama has no `logit_bias`: it is not sent.
  */
 export const ollamaAdapter: UpstreamAdapter = {
   name: 'ollama',

@@ -69,6 +69,7 @@ function openaiFields(
   if (req.n !== 1) out.n = req.n;
   if (req.stop.length > 0) out.stop = req.stop;
   if (req.seed !== undefined) out.seed = req.seed;
+  if (req.logitBias !== undefined) out.logit_bias = req.logitBias;
   return out;
 }
 

@@ -12,6 +12,7 @@ const MAX_STOPS = 4;
  * fill-in-the-middle request is built with the deployment's FIM template. One choice per request.
  * The stream is SSE token events, the last one carrying `details.finish_reason`; no `[DONE]`.
  * TGI leaves the stop sequence that ended the text in it: the gateway's stop filter removes it.
+ * TGI's generate API has no `logit_bias`: it is not sent.
  */
 export const tgiAdapter: UpstreamAdapter = {
   name: 'tgi',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { FIM_TEMPLATE_NAMES } from '../protocol/fim-templates.js';
-import { PolicyConfig } from '../policy/schema.js';
+import { PolicyConfig, policyReferenceIssues } from '../policy/schema.js';
 import { UPSTREAM_ADAPTERS, type AdapterName } from '../protocol/upstream/index.js';
 
 /** Every adapter the gateway has (protocol/upstream/index.ts is the one list). */
@@ -496,6 +496,8 @@ export const GatewayConfigSchema = z
             });
         });
       });
+      for (const issue of policyReferenceIssues(cfg))
+        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     },
     {
       // Cross-references run even when another section (auth, limits) is broken, so a file's

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { experimentReferenceIssues, ExperimentsConfig } from './experiments-schema.js';
+import { mirrorReferenceIssues, MirrorsConfig } from './mirror-schema.js';
+import { catalogOf, isRecord, type ReferenceIssue } from './references.js';
 import { SupersessionConfig } from './supersession-schema.js';
 
 /**
@@ -7,6 +10,25 @@ import { SupersessionConfig } from './supersession-schema.js';
  */
 export const PolicyConfig = z.strictObject({
   supersession: SupersessionConfig.prefault({}),
+  experiments: ExperimentsConfig,
+  mirrors: MirrorsConfig,
 });
 
 export type PolicyConfig = z.output<typeof PolicyConfig>;
+
+/**
+ * The policy's references to models and deployments, checked against the rest of the config
+ * (called from the config's own cross-reference checks). Paths start at `policy`.
+ */
+export function policyReferenceIssues(cfg: {
+  deployments?: unknown;
+  models?: unknown;
+  policy?: unknown;
+}): ReferenceIssue[] {
+  if (!isRecord(cfg.policy)) return [];
+  const catalog = catalogOf(cfg);
+  return [
+    ...experimentReferenceIssues(cfg.policy.experiments, catalog),
+    ...mirrorReferenceIssues(cfg.policy.mirrors, catalog),
+  ].map((i) => ({ path: ['policy', ...i.path], message: i.message }));
+}

@@ -9,7 +9,8 @@ import { Attempt, type ForwardRequest } from './attempt.js';
 import type { RequestContext } from './context.js';
 import { respondError } from './respond.js';
 import { parseJsonObject } from './validate.js';
-import type { Policy } from '../policy/index.js';
+import { EXPERIMENTS_HEADER, type Policy } from '../policy/index.js';
+import { withParams } from '../policy/request-edit.js';
 import { endSuperseded } from './supersede.js';
 import type { ProtocolChoice } from '../protocol/client/index.js';
 import type { ClientInfo } from '../protocol/model.js';
@@ -46,8 +47,20 @@ export function createCompletionHandler(
       const body = parseJsonObject(raw);
       const protocol = choose(body);
       ctx.clientProtocol = protocol.name;
-      const req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
-      const model = registry.resolve(req.model);
+      let req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
+      let model = registry.resolve(req.model);
+      // The user's experiment arms may change the model, its deployments and sampling parameters.
+      const enrolled = policy.experiments.assign(
+        ctx.identity?.uid ?? req.client.session,
+        model,
+        protocol.name,
+      );
+      if (enrolled !== undefined) {
+        ctx.experiments = enrolled.arms;
+        ex.addResponseHeader(EXPERIMENTS_HEADER, enrolled.header);
+        model = enrolled.route(model);
+        if (enrolled.params !== undefined) req = withParams(req, enrolled.params);
+      }
       ctx.model = model.name;
       // A newer request from the same editor and file ends this one's older sibling.
       const supersession = policy.superseder.keyOf({
@@ -93,6 +106,8 @@ export function createCompletionHandler(
         retries: routing.retries.enabled,
       };
       new Attempt(fr, lease, false).send();
+      // Shadows leave after the primary, on the next turn of the event loop: they never delay it.
+      if (policy.mirrors.enabled) policy.mirrors.mirror(ex, ctx, req, model, protocol.name);
     } catch (err) {
       // A fired signal (client gone, deadline, body time limit) has been answered where it fired.
       if (ctx.signal.aborted) return;

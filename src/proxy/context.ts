@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { ErrorCode } from '../errors/codes.js';
 import type { ClientProtocolName } from '../protocol/client/protocol.js';
 import type { GatewayError } from '../errors/gateway-error.js';
+import type { ExperimentArm } from '../policy/experiments.js';
 import { channels } from '../telemetry/events.js';
 import { RequestSignal } from './request-signal.js';
 
@@ -46,6 +47,8 @@ export class RequestContext {
   /** Who sent the request, once its token verified (undefined with auth.mode none). */
   identity: RequestIdentity | undefined;
   deployment: string | undefined;
+  /** The experiment arms the request is in (policy.experiments), for every metric and log line; undefined: none. */
+  experiments: readonly ExperimentArm[] | undefined;
   status = 0;
   outcome: Outcome = 'ok';
   errorCode: ErrorCode | undefined;

@@ -26,8 +26,9 @@ class Mirror {
     readonly cfg: MirrorConfig,
     readonly deployment: Deployment,
     catalog: DeploymentCatalog,
+    counters: MirrorCounters | undefined,
   ) {
-    this.counters = new MirrorCounters(deployment.name);
+    this.counters = counters ?? new MirrorCounters(deployment.name);
     this.matcher = new RequestMatcher(cfg.match, (n) => catalog.resolve(n).name);
   }
 
@@ -53,9 +54,15 @@ class Mirror {
 export class Mirrors {
   readonly #list: readonly Mirror[];
 
+  /**
+   * With `previous` (a reload), a shadow deployment kept in the new config keeps its counters:
+   * its totals run on, and shadows still in flight from the old config count against the new
+   * one's maxInFlight, so a reload cannot double what a slow shadow holds.
+   */
   constructor(
     cfg: readonly MirrorConfig[],
     catalog: DeploymentCatalog,
+    previous?: Mirrors,
     private readonly random: () => number = Math.random,
   ) {
     this.#list = cfg
@@ -63,8 +70,12 @@ export class Mirrors {
       .map((m) => {
         const d = catalog.deployment(m.deployment);
         if (d === undefined) throw new Error(`mirror: unknown deployment ${m.deployment}`);
-        return new Mirror(m, d, catalog);
+        return new Mirror(m, d, catalog, previous === undefined ? undefined : previous.#counters(m.deployment));
       });
+  }
+
+  #counters(deployment: string): MirrorCounters | undefined {
+    return this.#list.find((m) => m.deployment.name === deployment)?.counters;
   }
 
   get enabled(): boolean {

@@ -109,7 +109,8 @@ export class Shadow implements UpstreamHandler {
           path: target.path,
           headers: { ...d.baseHeaders, 'x-request-id': ctx.id, [SHADOW_HEADER]: '1' },
           body,
-          signal: { aborted: false, reason: undefined, addEventListener() {}, removeEventListener() {} },
+          // The primary's own signal: a cancelled primary resets the shadow's upstream stream too.
+          signal: ctx.signal,
         },
         this,
       );

@@ -47,6 +47,11 @@ export const ExperimentConfig = z
     /** Off: the experiment keeps its config but enrolls nobody. */
     enabled: z.boolean().default(true),
     match: RequestMatchConfig.optional(),
+    /**
+     * Whether the request's arm of this experiment is in the `experiment` metric label. Off: it
+     * is still in the header and the request's log line. See MAX_LABEL_VALUES.
+     */
+    metricLabel: z.boolean().default(true),
     arms: z.array(ArmConfig).min(1).max(64),
   })
   .superRefine((e, ctx) => {
@@ -68,7 +73,31 @@ export const ExperimentConfig = z
  * checked with the references (experimentReferenceIssues), so they are reported whatever else
  * is wrong in the list.
  */
-export const ExperimentsConfig = z.array(ExperimentConfig).max(32).default([]);
+export const ExperimentsConfig = z
+  .array(ExperimentConfig)
+  .max(32)
+  .default([])
+  .superRefine((list, ctx) => {
+    const values = labelValues(list);
+    if (values > MAX_LABEL_VALUES)
+      ctx.addIssue({
+        code: 'custom',
+        message: `the experiment metric label would take up to ${values} values (the product of each labelled experiment's arms + 1); at most ${MAX_LABEL_VALUES}: set metricLabel: false on some experiments`,
+      });
+  });
+
+/**
+ * The most values the `experiment` metric label may take: every series of every request metric
+ * is multiplied by it, so the config bounds it, not the traffic.
+ */
+export const MAX_LABEL_VALUES = 64;
+
+/** How many values the metric label can take: per labelled, enabled experiment, its arms or none. */
+export function labelValues(list: readonly { enabled: boolean; metricLabel: boolean; arms: readonly unknown[] }[]): number {
+  let n = 1;
+  for (const e of list) if (e.enabled && e.metricLabel) n *= e.arms.length + 1;
+  return n;
+}
 
 export type ArmParams = z.output<typeof ArmParams>;
 export type ArmConfig = z.output<typeof ArmConfig>;

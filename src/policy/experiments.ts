@@ -1,12 +1,14 @@
+import type { RequestContext } from '../proxy/context.js';
 import type { ClientProtocolName } from '../protocol/client/protocol.js';
+import type { CompletionRequest } from '../protocol/model.js';
 import { fnv1a, mix32 } from '../routing/affinity.js';
 import type { Model } from '../routing/registry.js';
 import type { ArmConfig, ArmParams, ExperimentConfig } from './experiments-schema.js';
-import type { RequestParams } from './request-edit.js';
+import { withParams, type RequestParams } from './request-edit.js';
 import { RequestMatcher } from './request-match.js';
 
-/** The response header naming a request's arms: `x-ghostwire-experiments: exp1=armA, exp2=armB`. */
-export const EXPERIMENTS_HEADER = 'x-ghostwire-experiments';
+/** The response header naming a request's arms: `x-ghostwire-experiment: exp1=armA, exp2=armB`. */
+export const EXPERIMENT_HEADER = 'x-ghostwire-experiment';
 
 /** One experiment's arm for one request, as telemetry and the response header name it. */
 export interface ExperimentArm {
@@ -47,6 +49,8 @@ export function unitHashOf(unit: string): number {
 /** One arm, with what it changes resolved at load: no lookup by name on the request path. */
 class Arm {
   readonly choice: ExperimentArm;
+  /** Whether the arm's experiment is in the metric label (its metricLabel). */
+  readonly labelled: boolean;
   /** The arm's own model (restricted to its deployments), when it names one. */
   readonly model: Model | undefined;
   /** An arm naming deployments but no model: the restricted view of each model the experiment matches. */
@@ -55,11 +59,13 @@ class Arm {
 
   constructor(
     experiment: string,
+    labelled: boolean,
     cfg: ArmConfig,
     matched: ReadonlySet<string> | undefined,
     catalog: ModelCatalog,
   ) {
     this.choice = Object.freeze({ experiment, arm: cfg.name });
+    this.labelled = labelled;
     const deployments = cfg.deployments;
     if (cfg.model !== undefined) {
       const model = catalog.resolve(cfg.model);
@@ -90,7 +96,7 @@ class Experiment {
   constructor(cfg: ExperimentConfig, catalog: ModelCatalog) {
     this.name = cfg.name;
     this.matcher = new RequestMatcher(cfg.match, (n) => catalog.resolve(n).name);
-    this.arms = cfg.arms.map((a) => new Arm(cfg.name, a, this.matcher.models, catalog));
+    this.arms = cfg.arms.map((a) => new Arm(cfg.name, cfg.metricLabel, a, this.matcher.models, catalog));
     const total = cfg.arms.reduce((sum, a) => sum + a.weight, 0);
     this.#bounds = new Float64Array(cfg.arms.length);
     let sum = 0;
@@ -117,8 +123,13 @@ class Experiment {
 export class Enrollment {
   /** In config order: what `ctx.experiments` carries to telemetry. */
   readonly arms: readonly ExperimentArm[];
-  /** The x-ghostwire-experiments value. */
+  /** The x-ghostwire-experiment value. */
   readonly header: string;
+  /**
+   * The `experiment` metric label: the arms of experiments with metricLabel on, as in the header
+   * (`exp=arm, ...`); '' when none. Its values are bounded by config (MAX_LABEL_VALUES).
+   */
+  readonly label: string;
   /** The arms' parameters merged, a later experiment's field winning; undefined when none sets any. */
   readonly params: RequestParams | undefined;
   readonly #steps: readonly Arm[];
@@ -127,6 +138,10 @@ export class Enrollment {
     this.#steps = steps;
     this.arms = Object.freeze(steps.map((s) => s.choice));
     this.header = this.arms.map((a) => `${a.experiment}=${a.arm}`).join(', ');
+    this.label = steps
+      .filter((s) => s.labelled)
+      .map((s) => `${s.choice.experiment}=${s.choice.arm}`)
+      .join(', ');
     const withParams = steps.filter((s) => s.params !== undefined);
     this.params =
       withParams.length === 0
@@ -138,6 +153,24 @@ export class Enrollment {
   route(model: Model): Model {
     for (const step of this.#steps) model = step.route(model);
     return model;
+  }
+
+  /**
+   * The request as its arms have it: recorded on the context (for every metric and log line),
+   * named in the response header, sent to the arms' model and deployments with their parameters.
+   */
+  apply(
+    client: { addResponseHeader(name: string, value: string): void },
+    ctx: RequestContext,
+    req: CompletionRequest,
+    model: Model,
+  ): { req: CompletionRequest; model: Model } {
+    ctx.experiments = this;
+    client.addResponseHeader(EXPERIMENT_HEADER, this.header);
+    return {
+      req: this.params === undefined ? req : withParams(req, this.params),
+      model: this.route(model),
+    };
   }
 }
 

@@ -38,5 +38,5 @@ export class Policy {
 }
 
 export { Superseder, type Supersedable } from './supersession.js';
-export { EXPERIMENTS_HEADER, type Enrollment, type ExperimentArm } from './experiments.js';
+export { EXPERIMENT_HEADER, type Enrollment, type ExperimentArm } from './experiments.js';
 export type { MirrorStats } from './shadow.js';

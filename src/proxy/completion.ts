@@ -9,8 +9,7 @@ import { Attempt, type ForwardRequest } from './attempt.js';
 import type { RequestContext } from './context.js';
 import { respondError } from './respond.js';
 import { parseJsonObject } from './validate.js';
-import { EXPERIMENTS_HEADER, type Policy } from '../policy/index.js';
-import { withParams } from '../policy/request-edit.js';
+import type { Policy } from '../policy/index.js';
 import { endSuperseded } from './supersede.js';
 import type { ProtocolChoice } from '../protocol/client/index.js';
 import type { ClientInfo } from '../protocol/model.js';
@@ -48,20 +47,14 @@ export function createCompletionHandler(
       const protocol = choose(body);
       ctx.clientProtocol = protocol.name;
       let req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
+      // Policy, in order: rewrite rules → experiments → rate limits → supersession → routing.
+      // (rewrite rules: policy.rules, here)
       let model = registry.resolve(req.model);
-      // The user's experiment arms may change the model, its deployments and sampling parameters.
-      const enrolled = policy.experiments.assign(
-        ctx.identity?.uid ?? req.client.session,
-        model,
-        protocol.name,
-      );
-      if (enrolled !== undefined) {
-        ctx.experiments = enrolled.arms;
-        ex.addResponseHeader(EXPERIMENTS_HEADER, enrolled.header);
-        model = enrolled.route(model);
-        if (enrolled.params !== undefined) req = withParams(req, enrolled.params);
-      }
+      // Experiments: the user's arms may change the model, its deployments and sampling parameters.
+      const enrolled = policy.experiments.assign(ctx.identity?.uid ?? req.client.session, model, protocol.name);
+      if (enrolled !== undefined) ({ req, model } = enrolled.apply(ex, ctx, req, model));
       ctx.model = model.name;
+      // (rate limits: policy.limits, here)
       // A newer request from the same editor and file ends this one's older sibling.
       const supersession = policy.superseder.keyOf({
         header: (name) => ex.header(name),

@@ -7,13 +7,14 @@ import { after, before, describe, it } from 'node:test';
 import { KeyRing, mintToken } from '../../src/auth/token/index.js';
 import type { GatewayConfigInput } from '../../src/config/schema.js';
 import { bucketOf, unitHashOf } from '../../src/policy/experiments.js';
-import type { Gateway } from '../../src/server/gateway.js';
+import { validateConfig } from '../../src/config/load.js';
+import { startGateway, type Gateway } from '../../src/server/gateway.js';
 import { copilotBody, h1request, h2connect, h2request, sseText } from '../helpers/clients.js';
 import { fakeH2Upstream, sseChunk, type FakeUpstream, type H2Behaviour } from '../helpers/fake-upstream.js';
 import { gatewayFor, recordRequests } from '../helpers/gateway.js';
 
 const K1 = 'k1-secret-0123456789abcdef0123456789abcdef';
-const HEADER = 'x-ghostwire-experiments';
+const HEADER = 'x-ghostwire-experiment';
 
 const answer =
   (text: string): H2Behaviour =>
@@ -127,7 +128,8 @@ describe('experiments over sockets', () => {
             assert.equal(served.body.temperature, 0);
           }
           const ctx = rec.ended.find((c) => c.id === id);
-          assert.deepEqual(ctx?.experiments, [{ experiment: 'rollout', arm }]);
+          assert.deepEqual(ctx?.experiments?.arms, [{ experiment: "rollout", arm }]);
+          assert.equal(ctx?.experiments?.label, `rollout=${arm}`);
           assert.equal(ctx?.model, arm === 'v2' ? 'code-v2' : 'code');
         }
       }
@@ -205,6 +207,82 @@ describe('experiments with auth off: the editor session is the unit', () => {
       assert.equal(none.status, 200);
       assert.equal(none.headers[HEADER], undefined);
       assert.equal((JSON.parse(upstream.seen.at(-1)?.body ?? '{}') as { max_tokens?: number }).max_tokens, 16);
+    } finally {
+      session.close();
+    }
+  });
+});
+
+// Pins down experiments across a hot reload: new weights apply to the requests that arrive after
+// it, users move only as the new weights say, and the arm a user gets is computed the same way.
+describe('experiments across a reload', () => {
+  let upstream: FakeUpstream;
+  let gw: Gateway;
+  const config = (short: number, long: number) =>
+    validateConfig({
+      listeners: [{ host: '127.0.0.1', port: 0 }],
+      auth: { mode: 'none' },
+      deployments: [{ name: 'up', url: upstream.url }],
+      models: [{ name: 'default', deployments: ['up'] }],
+      policy: {
+        experiments: [
+          {
+            name: 'len',
+            arms: [
+              { name: 'short', weight: short, params: { max_tokens: 3 } },
+              { name: 'long', weight: long, params: { max_tokens: 300 } },
+            ],
+          },
+        ],
+      },
+    });
+  /** The arm of a session under weights short:long, from the documented definition. */
+  const armOf = (session: string, short: number, long: number): string =>
+    bucketOf(unitHashOf(session), 'len') < short / (short + long) ? 'short' : 'long';
+
+  before(async () => {
+    upstream = await fakeH2Upstream(answer('ok'));
+    gw = await startGateway(config(1, 1));
+  });
+  after(async () => {
+    await gw.close(100);
+    await upstream.close();
+  });
+
+  it('new weights apply to new requests; each session lands where the new weights put it', async () => {
+    const session = await h2connect(gw.urls[0] as string);
+    const arms = async (): Promise<Map<string, string>> => {
+      const out = new Map<string, string>();
+      for (let s = 0; s < 60; s++) {
+        const id = `session-${s}`;
+        const res = await h2request(session, '/v1/engines/default/completions', copilotBody(), {
+          'vscode-sessionid': id,
+        });
+        assert.equal(res.status, 200);
+        const sent = JSON.parse(upstream.seen.at(-1)?.body ?? '{}') as { max_tokens?: number };
+        const arm = (res.headers[HEADER] as string).replace(/^len=/, '');
+        assert.equal(sent.max_tokens, arm === 'short' ? 3 : 300, id);
+        out.set(id, arm);
+      }
+      return out;
+    };
+    try {
+      const before = await arms();
+      for (const [id, arm] of before) assert.equal(arm, armOf(id, 1, 1), id);
+      const r = await gw.reload(config(1, 9));
+      assert.ok(r.applied.includes('policy'), JSON.stringify(r));
+      const after = await arms();
+      for (const [id, arm] of after) assert.equal(arm, armOf(id, 1, 9), id);
+      // Moving weight to `long` moves users from short to long only, never the other way.
+      let moved = 0;
+      for (const [id, arm] of after) {
+        if (before.get(id) !== arm) {
+          moved++;
+          assert.equal(arm, 'long', id);
+        }
+      }
+      assert.ok(moved > 0, 'some sessions changed arm');
+      assert.ok([...after.values()].filter((a) => a === 'long').length > 45, 'about 90% are long');
     } finally {
       session.close();
     }

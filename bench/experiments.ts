@@ -101,7 +101,12 @@ function request(): CompletionRequest {
   });
 }
 
-const client = { headers: 0, addResponseHeader(): void { this.headers++; } };
+const client = {
+  headers: 0,
+  addResponseHeader(): void {
+    this.headers++;
+  },
+};
 
 function run(c: Case): number {
   const { registry, exps } = build(c);
@@ -124,7 +129,8 @@ function run(c: Case): number {
     perRun.push(Number(process.hrtime.bigint() - start) / 1000 / ITERATIONS);
   }
   registry.destroy();
-  if (c.experiments.length > 0 && enrolled !== RUNS * ITERATIONS) throw new Error(`${c.name}: ${enrolled} enrolled`);
+  if (c.experiments.length > 0 && enrolled !== RUNS * ITERATIONS)
+    throw new Error(`${c.name}: ${enrolled} enrolled`);
   return median(perRun);
 }
 

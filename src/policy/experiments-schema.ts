@@ -93,7 +93,9 @@ export const ExperimentsConfig = z
 export const MAX_LABEL_VALUES = 64;
 
 /** How many values the metric label can take: per labelled, enabled experiment, its arms or none. */
-export function labelValues(list: readonly { enabled: boolean; metricLabel: boolean; arms: readonly unknown[] }[]): number {
+export function labelValues(
+  list: readonly { enabled: boolean; metricLabel: boolean; arms: readonly unknown[] }[],
+): number {
   let n = 1;
   for (const e of list) if (e.enabled && e.metricLabel) n *= e.arms.length + 1;
   return n;

@@ -70,7 +70,12 @@ export class Mirrors {
       .map((m) => {
         const d = catalog.deployment(m.deployment);
         if (d === undefined) throw new Error(`mirror: unknown deployment ${m.deployment}`);
-        return new Mirror(m, d, catalog, previous === undefined ? undefined : previous.#counters(m.deployment));
+        return new Mirror(
+          m,
+          d,
+          catalog,
+          previous === undefined ? undefined : previous.#counters(m.deployment),
+        );
       });
   }
 

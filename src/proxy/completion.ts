@@ -51,7 +51,11 @@ export function createCompletionHandler(
       // (rewrite rules: policy.rules, here)
       let model = registry.resolve(req.model);
       // Experiments: the user's arms may change the model, its deployments and sampling parameters.
-      const enrolled = policy.experiments.assign(ctx.identity?.uid ?? req.client.session, model, protocol.name);
+      const enrolled = policy.experiments.assign(
+        ctx.identity?.uid ?? req.client.session,
+        model,
+        protocol.name,
+      );
       if (enrolled !== undefined) ({ req, model } = enrolled.apply(ex, ctx, req, model));
       ctx.model = model.name;
       // (rate limits: policy.limits, here)

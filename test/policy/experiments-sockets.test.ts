@@ -64,7 +64,11 @@ describe('experiments over sockets', () => {
         ],
       },
       // Every OpenAI-protocol request goes to a model whose server fails: errors carry the header too.
-      { name: 'outage', match: { protocols: ['openai'] }, arms: [{ name: 'down', weight: 1, model: 'broken' }] },
+      {
+        name: 'outage',
+        match: { protocols: ['openai'] },
+        arms: [{ name: 'down', weight: 1, model: 'broken' }],
+      },
     ];
     gw = await gatewayFor({
       deployments: [deployment('a1'), deployment('a2'), deployment('b1'), deployment('bad')],
@@ -109,10 +113,15 @@ describe('experiments over sockets', () => {
         arms.set(arm, (arms.get(arm) ?? 0) + 1);
         for (const round of [1, 2]) {
           const id = `exp-${i}-${round}`;
-          const res = await h2request(session, '/v1/engines/code/completions', copilotBody({ max_tokens: 100 }), {
-            authorization: `Bearer ${tokenFor(uid)}`,
-            'x-request-id': id,
-          });
+          const res = await h2request(
+            session,
+            '/v1/engines/code/completions',
+            copilotBody({ max_tokens: 100 }),
+            {
+              authorization: `Bearer ${tokenFor(uid)}`,
+              'x-request-id': id,
+            },
+          );
           assert.equal(res.status, 200, res.body);
           assert.equal(res.headers[HEADER], `rollout=${arm}`, `${uid} round ${round}`);
           const served = servedBy(id);
@@ -123,12 +132,15 @@ describe('experiments over sockets', () => {
             assert.equal(served.body.max_tokens, 7);
             assert.equal(served.body.temperature, 0.25);
           } else {
-            assert.ok(arm === 'pinned' ? served.name === 'a2' : ['a1', 'a2'].includes(served.name), served.name);
+            assert.ok(
+              arm === 'pinned' ? served.name === 'a2' : ['a1', 'a2'].includes(served.name),
+              served.name,
+            );
             assert.equal(served.body.max_tokens, 100);
             assert.equal(served.body.temperature, 0);
           }
           const ctx = rec.ended.find((c) => c.id === id);
-          assert.deepEqual(ctx?.experiments?.arms, [{ experiment: "rollout", arm }]);
+          assert.deepEqual(ctx?.experiments?.arms, [{ experiment: 'rollout', arm }]);
           assert.equal(ctx?.experiments?.label, `rollout=${arm}`);
           assert.equal(ctx?.model, arm === 'v2' ? 'code-v2' : 'code');
         }
@@ -206,7 +218,10 @@ describe('experiments with auth off: the editor session is the unit', () => {
       const none = await h2request(session, '/v1/engines/default/completions', copilotBody());
       assert.equal(none.status, 200);
       assert.equal(none.headers[HEADER], undefined);
-      assert.equal((JSON.parse(upstream.seen.at(-1)?.body ?? '{}') as { max_tokens?: number }).max_tokens, 16);
+      assert.equal(
+        (JSON.parse(upstream.seen.at(-1)?.body ?? '{}') as { max_tokens?: number }).max_tokens,
+        16,
+      );
     } finally {
       session.close();
     }

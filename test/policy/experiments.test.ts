@@ -64,7 +64,10 @@ describe('experiments: weights', () => {
       ['c', 0.7],
     ] as const) {
       const share = (counts.get(arm) ?? 0) / USERS;
-      assert.ok(Math.abs(share - want) < 0.01, `arm ${arm}: ${(share * 100).toFixed(2)}% (want ${want * 100}%)`);
+      assert.ok(
+        Math.abs(share - want) < 0.01,
+        `arm ${arm}: ${(share * 100).toFixed(2)}% (want ${want * 100}%)`,
+      );
     }
     assert.equal(counts.get('none'), undefined, 'every user is in an arm');
   });
@@ -85,8 +88,20 @@ describe('experiments: weights', () => {
 
   it('two experiments are independent: each of the four arm pairs holds 25% ±1%', () => {
     const { registry, exps } = build([
-      { name: 'e1', arms: [{ name: 'x', weight: 1 }, { name: 'y', weight: 1 }] },
-      { name: 'e2', arms: [{ name: 'x', weight: 1 }, { name: 'y', weight: 1 }] },
+      {
+        name: 'e1',
+        arms: [
+          { name: 'x', weight: 1 },
+          { name: 'y', weight: 1 },
+        ],
+      },
+      {
+        name: 'e2',
+        arms: [
+          { name: 'x', weight: 1 },
+          { name: 'y', weight: 1 },
+        ],
+      },
     ]);
     const code = registry.resolve('code');
     const cells = new Map<string, number>();
@@ -146,8 +161,24 @@ describe('experiments: stickiness', () => {
   });
 
   it('moving weight from one arm to another moves only users between those two arms, and no more than the weight moved', () => {
-    const before = build([{ name: 'w', arms: [{ name: 'a', weight: 50 }, { name: 'b', weight: 50 }] }]);
-    const later = build([{ name: 'w', arms: [{ name: 'a', weight: 40 }, { name: 'b', weight: 60 }] }]);
+    const before = build([
+      {
+        name: 'w',
+        arms: [
+          { name: 'a', weight: 50 },
+          { name: 'b', weight: 50 },
+        ],
+      },
+    ]);
+    const later = build([
+      {
+        name: 'w',
+        arms: [
+          { name: 'a', weight: 40 },
+          { name: 'b', weight: 60 },
+        ],
+      },
+    ]);
     const c1 = before.registry.resolve('code');
     const c2 = later.registry.resolve('code');
     let moved = 0;
@@ -174,7 +205,11 @@ describe('experiments: stickiness', () => {
 describe('experiments: matching and what an arm changes', () => {
   it('matches by the resolved model (aliases too) and the client protocol', () => {
     const { registry, exps } = build([
-      { name: 'm', match: { models: ['copilot-codex'], protocols: ['copilot'] }, arms: [{ name: 'x', weight: 1 }] },
+      {
+        name: 'm',
+        match: { models: ['copilot-codex'], protocols: ['copilot'] },
+        arms: [{ name: 'x', weight: 1 }],
+      },
     ]);
     assert.equal(exps.assign('u', registry.resolve('code'), 'copilot')?.header, 'm=x');
     assert.equal(exps.assign('u', registry.resolve('copilot-codex'), 'copilot')?.header, 'm=x');
@@ -214,14 +249,25 @@ describe('experiments: matching and what an arm changes', () => {
       deployments: ['b1'],
       params: { maxTokens: 7, stop: ['\n'] },
     });
-    assert.deepEqual(seen.get('only-a2'), { model: 'code', deployments: ['a2'], params: { temperature: 0.1 } });
+    assert.deepEqual(seen.get('only-a2'), {
+      model: 'code',
+      deployments: ['a2'],
+      params: { temperature: 0.1 },
+    });
   });
 
   it('experiments apply in order: a later one sees the model an earlier arm chose; later parameters win', () => {
     const { registry, exps } = build([
-      { name: 'first', arms: [{ name: 'v2', weight: 1, model: 'code-v2', params: { max_tokens: 5, top_p: 0.5 } }] },
+      {
+        name: 'first',
+        arms: [{ name: 'v2', weight: 1, model: 'code-v2', params: { max_tokens: 5, top_p: 0.5 } }],
+      },
       { name: 'on-code', match: { models: ['code'] }, arms: [{ name: 'x', weight: 1 }] },
-      { name: 'on-v2', match: { models: ['code-v2'] }, arms: [{ name: 'y', weight: 1, params: { max_tokens: 9 } }] },
+      {
+        name: 'on-v2',
+        match: { models: ['code-v2'] },
+        arms: [{ name: 'y', weight: 1, params: { max_tokens: 9 } }],
+      },
     ]);
     const e = exps.assign('u', registry.resolve('code'), 'copilot');
     assert.equal(e?.header, 'first=v2, on-v2=y');
@@ -235,8 +281,20 @@ describe('experiments: matching and what an arm changes', () => {
 
   it('one enrollment object per combination of arms: nothing is built per request', () => {
     const { registry, exps } = build([
-      { name: 'e1', arms: [{ name: 'x', weight: 1 }, { name: 'y', weight: 1 }] },
-      { name: 'e2', arms: [{ name: 'x', weight: 1 }, { name: 'y', weight: 1 }] },
+      {
+        name: 'e1',
+        arms: [
+          { name: 'x', weight: 1 },
+          { name: 'y', weight: 1 },
+        ],
+      },
+      {
+        name: 'e2',
+        arms: [
+          { name: 'x', weight: 1 },
+          { name: 'y', weight: 1 },
+        ],
+      },
     ]);
     const code = registry.resolve('code');
     const distinct = new Set<unknown>();

@@ -72,7 +72,12 @@ describe('mirroring does not change primary latency beyond noise', () => {
         total[side].push(r.total);
       }
     }
-    const m = { ttfbOn: median(ttfb.on), ttfbOff: median(ttfb.off), totalOn: median(total.on), totalOff: median(total.off) };
+    const m = {
+      ttfbOn: median(ttfb.on),
+      ttfbOff: median(ttfb.off),
+      totalOn: median(total.on),
+      totalOff: median(total.off),
+    };
     const summary = JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.toFixed(2)])));
     t.diagnostic(`medians (ms): ${summary}`);
     // Every mirrored request did reach the slow shadow (else there would be nothing to measure).

@@ -37,7 +37,7 @@ describe('mirroring: a client reset reaches the shadow model server', () => {
     await shadow.close();
   });
 
-  it("the shadow simulator counts the request cancelled, and generates nothing more", async () => {
+  it('the shadow simulator counts the request cancelled, and generates nothing more', async () => {
     const session = await h2connect(gw.urls[0] as string);
     try {
       const req = session.request({

@@ -8,7 +8,13 @@ import http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import type { Gateway } from '../../src/server/gateway.js';
 import { copilotBody, eventually, h2connect, h2request, sleep, sseText } from '../helpers/clients.js';
-import { deadPort, fakeH2Upstream, sseChunk, type FakeUpstream, type H2Behaviour } from '../helpers/fake-upstream.js';
+import {
+  deadPort,
+  fakeH2Upstream,
+  sseChunk,
+  type FakeUpstream,
+  type H2Behaviour,
+} from '../helpers/fake-upstream.js';
 import { gatewayFor } from '../helpers/gateway.js';
 
 const { NGHTTP2_CANCEL } = http2.constants;
@@ -154,7 +160,15 @@ describe('mirroring over sockets', () => {
     );
     const st = stats('ok');
     assert.deepEqual(
-      [st.sampledTotal, st.sentTotal, st.okTotal, st.errorsTotal, st.inFlight, st.ttfbMs.count, st.durationMs.count],
+      [
+        st.sampledTotal,
+        st.sentTotal,
+        st.okTotal,
+        st.errorsTotal,
+        st.inFlight,
+        st.ttfbMs.count,
+        st.durationMs.count,
+      ],
       [1, 1, 1, 0, 0, 1, 1],
     );
   });
@@ -178,7 +192,7 @@ describe('mirroring over sockets', () => {
     assert.deepEqual(stats('stall').errors, { GW_DEADLINE_EXCEEDED: 2 });
   });
 
-  it("a failing or unreachable shadow changes nothing for the primary, and routing never sees shadow traffic", async () => {
+  it('a failing or unreachable shadow changes nothing for the primary, and routing never sees shadow traffic', async () => {
     for (let i = 0; i < 8; i++) {
       for (const model of ['to-fail', 'to-dead']) {
         const res = await complete(model, `m-${model}-${i}`);
@@ -213,7 +227,11 @@ describe('mirroring over sockets', () => {
     await sleep(50); // the shadow is streaming too
     const cancelledAt = performance.now();
     req.close(NGHTTP2_CANCEL);
-    await eventually(() => t.slow?.closed.some((c) => c.id === 'm-cancel') === true, 2000, 'the shadow reset');
+    await eventually(
+      () => t.slow?.closed.some((c) => c.id === 'm-cancel') === true,
+      2000,
+      'the shadow reset',
+    );
     const closed = t.slow?.closed.find((c) => c.id === 'm-cancel');
     assert.equal(closed?.rstCode, NGHTTP2_CANCEL);
     assert.ok((closed?.at ?? Infinity) - cancelledAt < 500, 'at once, not at the end of its 3 s stream');

@@ -39,7 +39,10 @@ describe('policy config: experiments', () => {
           {
             name: 'rollout',
             match: { models: ['copilot-codex'] },
-            arms: [arm('control'), arm('v2', { model: 'code-v2', params: { max_tokens: 64, stop: ['\n\n'] } })],
+            arms: [
+              arm('control'),
+              arm('v2', { model: 'code-v2', params: { max_tokens: 64, stop: ['\n\n'] } }),
+            ],
           },
           { name: 'pin', match: { models: ['code'] }, arms: [arm('a2', { deployments: ['a2'] })] },
         ],
@@ -73,10 +76,14 @@ describe('policy config: experiments', () => {
       'policy.experiments[3].arms[0].params: unknown key(s) "logit_bias"',
       'policy.experiments[4].arms: ',
     ];
-    for (const w of want) assert.ok(p.some((x) => x.startsWith(w)), `missing "${w}" in:\n${p.join('\n')}`);
+    for (const w of want)
+      assert.ok(
+        p.some((x) => x.startsWith(w)),
+        `missing "${w}" in:\n${p.join('\n')}`,
+      );
   });
 
-  it('models and deployments must exist, and an arm\'s deployments must serve the model it routes to', () => {
+  it("models and deployments must exist, and an arm's deployments must serve the model it routes to", () => {
     const p = problems({
       experiments: [
         {
@@ -88,7 +95,11 @@ describe('policy config: experiments', () => {
             arm('wild', { model: '*' }),
           ],
         },
-        { name: 'matched', match: { models: ['code', 'code-v2'] }, arms: [arm('sub', { deployments: ['a1'] })] },
+        {
+          name: 'matched',
+          match: { models: ['code', 'code-v2'] },
+          arms: [arm('sub', { deployments: ['a1'] })],
+        },
         { name: 'unanchored', arms: [arm('sub', { deployments: ['a1'] })] },
       ],
     });
@@ -101,7 +112,11 @@ describe('policy config: experiments', () => {
       'policy.experiments[1].arms[0].deployments[0]: deployment "a1" does not serve model "code-v2"',
       'policy.experiments[2].arms[0].deployments: an arm that picks deployments must name its model, or the experiment must match models',
     ];
-    for (const w of want) assert.ok(p.some((x) => x.startsWith(w)), `missing "${w}" in:\n${p.join('\n')}`);
+    for (const w of want)
+      assert.ok(
+        p.some((x) => x.startsWith(w)),
+        `missing "${w}" in:\n${p.join('\n')}`,
+      );
     assert.equal(p.length, want.length, p.join('\n'));
   });
 });
@@ -123,12 +138,17 @@ describe('policy config: mirrors', () => {
       'policy.mirrors[3].deployment: deployment "shadow" is already mirrored',
       'policy.mirrors[3].match.protocols[0]: ',
     ];
-    for (const w of want) assert.ok(p.some((x) => x.startsWith(w)), `missing "${w}" in:\n${p.join('\n')}`);
+    for (const w of want)
+      assert.ok(
+        p.some((x) => x.startsWith(w)),
+        `missing "${w}" in:\n${p.join('\n')}`,
+      );
   });
 
   it('a mirror matching an unknown model is reported once the rest parses', () => {
-    assert.deepEqual(problems({ mirrors: [{ deployment: 'shadow', sample: 1, match: { models: ['nope'] } }] }), [
-      'policy.mirrors[0].match.models[0]: unknown model "nope" (known: code, copilot-codex, code-v2)',
-    ]);
+    assert.deepEqual(
+      problems({ mirrors: [{ deployment: 'shadow', sample: 1, match: { models: ['nope'] } }] }),
+      ['policy.mirrors[0].match.models[0]: unknown model "nope" (known: code, copilot-codex, code-v2)'],
+    );
   });
 });

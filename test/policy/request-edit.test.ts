@@ -23,7 +23,12 @@ const target = (upstreamModel: string): UpstreamTarget => ({
 
 function decode(protocol: ClientProtocol, body: Record<string, unknown>) {
   const raw = Buffer.from(JSON.stringify(body));
-  return protocol.decode({ body: JSON.parse(raw.toString()) as Record<string, unknown>, raw, engine: undefined, client });
+  return protocol.decode({
+    body: JSON.parse(raw.toString()) as Record<string, unknown>,
+    raw,
+    engine: undefined,
+    client,
+  });
 }
 
 const upstreamBody = (buf: Buffer) => JSON.parse(buf.toString()) as Record<string, unknown>;
@@ -70,10 +75,19 @@ describe('withParams', () => {
   });
 
   it('Codestral body: Mistral shares the names; its adapter sends the edit whether it reuses the bytes or not', () => {
-    const req = decode(codestralProtocol, { model: 'codestral', prompt: 'a', suffix: 'b', stream: true, max_tokens: 50 });
+    const req = decode(codestralProtocol, {
+      model: 'codestral',
+      prompt: 'a',
+      suffix: 'b',
+      stream: true,
+      max_tokens: 50,
+    });
     const out = withParams(req, { maxTokens: 9 });
     assert.equal(upstreamBody(out.raw).max_tokens, 9);
-    assert.equal(upstreamBody(UPSTREAM_ADAPTERS.codestral.body(out, target('codestral'), true)).max_tokens, 9);
+    assert.equal(
+      upstreamBody(UPSTREAM_ADAPTERS.codestral.body(out, target('codestral'), true)).max_tokens,
+      9,
+    );
     assert.equal(upstreamBody(UPSTREAM_ADAPTERS.codestral.body(out, target('other'), false)).max_tokens, 9);
   });
 

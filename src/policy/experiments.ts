@@ -133,11 +133,14 @@ export class Enrollment {
   /** The arms' parameters merged, a later experiment's field winning; undefined when none sets any. */
   readonly params: RequestParams | undefined;
   readonly #steps: readonly Arm[];
+  /** `experiment=arm` of each arm, for policy that applies to some arms (mirrors' match.arms). */
+  readonly #keys: ReadonlySet<string>;
 
   constructor(steps: readonly Arm[]) {
     this.#steps = steps;
     this.arms = Object.freeze(steps.map((s) => s.choice));
-    this.header = this.arms.map((a) => `${a.experiment}=${a.arm}`).join(', ');
+    this.#keys = new Set(this.arms.map((a) => `${a.experiment}=${a.arm}`));
+    this.header = [...this.#keys].join(', ');
     this.label = steps
       .filter((s) => s.labelled)
       .map((s) => `${s.choice.experiment}=${s.choice.arm}`)
@@ -147,6 +150,11 @@ export class Enrollment {
       withParams.length === 0
         ? undefined
         : Object.freeze(Object.assign({}, ...withParams.map((s) => s.params)) as RequestParams);
+  }
+
+  /** Whether the request is in the arm `experiment=arm`. */
+  has(key: string): boolean {
+    return this.#keys.has(key);
   }
 
   /** Where a request for `model` goes: each arm in turn may change the model or its deployments. */

@@ -8,6 +8,15 @@ import {
 } from './references.js';
 import { RequestMatchConfig } from './request-match-schema.js';
 
+/** `experiment=arm`, with the names experiments-schema.ts allows. */
+const ARM_KEY = /^[A-Za-z0-9_.-]{1,64}=[A-Za-z0-9_.-]{1,64}$/;
+
+/** A mirror's `match`: as an experiment's, and optionally only requests in some experiment arms. */
+export const MirrorMatchConfig = RequestMatchConfig.extend({
+  /** `experiment=arm` entries: only requests in one of those arms are mirrored (mirroring per experiment). */
+  arms: z.array(z.string().regex(ARM_KEY, 'expected "experiment=arm"')).min(1).max(64).optional(),
+});
+
 /**
  * One shadow deployment: a sample of the matching requests is also sent there, after the
  * primary; its answer is read and dropped, only its latency and errors are recorded.
@@ -17,7 +26,7 @@ export const MirrorConfig = z.strictObject({
   deployment: z.string().min(1),
   /** Share of matching requests mirrored, 0..1. */
   sample: z.number().min(0).max(1),
-  match: RequestMatchConfig.optional(),
+  match: MirrorMatchConfig.optional(),
   /** The model name sent to the shadow; default: the upstream name of the model the primary went to. */
   upstreamModel: z.string().min(1).optional(),
   /** Shadow requests in flight at once; a sampled request beyond it is not mirrored (counted as dropped). */
@@ -35,7 +44,12 @@ export type MirrorsConfig = z.output<typeof MirrorsConfig>;
  * no model (its traffic is not counted by routing, so primaries sharing it would overload it
  * unseen), and the models a mirror matches exist.
  */
-export function mirrorReferenceIssues(list: unknown, catalog: ConfigCatalog): ReferenceIssue[] {
+export function mirrorReferenceIssues(
+  list: unknown,
+  catalog: ConfigCatalog,
+  experiments: unknown,
+): ReferenceIssue[] {
+  const arms = armsOf(experiments);
   const issues: ReferenceIssue[] = [];
   if (!Array.isArray(list)) return issues;
   const mirrored = new Set<string>();
@@ -64,6 +78,27 @@ export function mirrorReferenceIssues(list: unknown, catalog: ConfigCatalog): Re
       if (typeof name === 'string' && !catalog.models.has(name))
         issues.push({ path: ['mirrors', i, 'match', 'models', j], message: unknownModel(catalog, name) });
     });
+    const inArms = isRecord(m.match) && Array.isArray(m.match.arms) ? (m.match.arms as unknown[]) : [];
+    inArms.forEach((key, j) => {
+      // A malformed entry is reported by the schema; only a well-formed one can name a missing arm.
+      if (typeof key === 'string' && ARM_KEY.test(key) && !arms.has(key))
+        issues.push({
+          path: ['mirrors', i, 'match', 'arms', j],
+          message: `no experiment arm "${key}" in policy.experiments (known: ${[...arms].join(', ') || 'none'})`,
+        });
+    });
   });
   return issues;
+}
+
+/** Every `experiment=arm` the experiments list defines (tolerant of a partly broken one). */
+function armsOf(experiments: unknown): Set<string> {
+  const out = new Set<string>();
+  if (!Array.isArray(experiments)) return out;
+  for (const e of experiments as unknown[]) {
+    if (!isRecord(e) || typeof e.name !== 'string' || !Array.isArray(e.arms)) continue;
+    for (const a of e.arms as unknown[])
+      if (isRecord(a) && typeof a.name === 'string') out.add(`${e.name}=${a.name}`);
+  }
+  return out;
 }

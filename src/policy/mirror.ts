@@ -3,6 +3,7 @@ import type { ClientProtocolName } from '../protocol/client/protocol.js';
 import type { CompletionRequest } from '../protocol/model.js';
 import type { Deployment } from '../routing/deployment.js';
 import { targetOf, type Model, type Target } from '../routing/registry.js';
+import type { Enrollment } from './experiments.js';
 import type { MirrorConfig } from './mirror-schema.js';
 import { RequestMatcher } from './request-match.js';
 import { MirrorCounters, Shadow, SHADOW_HEADER, type MirrorStats } from './shadow.js';
@@ -20,6 +21,8 @@ const TARGET_CACHE = 256;
 class Mirror {
   readonly counters: MirrorCounters;
   readonly matcher: RequestMatcher;
+  /** `experiment=arm` keys the request must be in one of (match.arms); undefined: any request. */
+  readonly arms: readonly string[] | undefined;
   readonly #targets = new Map<string, Target>();
 
   constructor(
@@ -30,6 +33,16 @@ class Mirror {
   ) {
     this.counters = counters ?? new MirrorCounters(deployment.name);
     this.matcher = new RequestMatcher(cfg.match, (n) => catalog.resolve(n).name);
+    this.arms = cfg.match?.arms;
+  }
+
+  /** Whether a request in these experiment arms is one this mirror takes. */
+  inArms(enrolled: Enrollment | undefined): boolean {
+    const arms = this.arms;
+    if (arms === undefined) return true;
+    if (enrolled === undefined) return false;
+    for (const key of arms) if (enrolled.has(key)) return true;
+    return false;
   }
 
   /** The shadow's target for a request that went to `model`: its path and upstream model name. */
@@ -101,7 +114,7 @@ export class Mirrors {
   ): void {
     if (client.header(SHADOW_HEADER) !== undefined) return;
     for (const m of this.#list) {
-      if (!m.matcher.matches(model.name, protocol)) continue;
+      if (!m.matcher.matches(model.name, protocol) || !m.inArms(ctx.experiments)) continue;
       if (m.cfg.sample < 1 && this.random() >= m.cfg.sample) continue;
       m.counters.stats.sampledTotal++;
       setImmediate(sendShadow, m, ctx, req, model);

@@ -29,6 +29,6 @@ export function policyReferenceIssues(cfg: {
   const catalog = catalogOf(cfg);
   return [
     ...experimentReferenceIssues(cfg.policy.experiments, catalog),
-    ...mirrorReferenceIssues(cfg.policy.mirrors, catalog),
+    ...mirrorReferenceIssues(cfg.policy.mirrors, catalog, cfg.policy.experiments),
   ].map((i) => ({ path: ['policy', ...i.path], message: i.message }));
 }

@@ -9,7 +9,15 @@ import type { GatewayConfigInput } from '../../src/config/schema.js';
 import { bucketOf, unitHashOf } from '../../src/policy/experiments.js';
 import { validateConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/server/gateway.js';
-import { copilotBody, h1request, h2connect, h2request, sseText } from '../helpers/clients.js';
+import {
+  copilotBody,
+  eventually,
+  h1request,
+  h2connect,
+  h2request,
+  sleep,
+  sseText,
+} from '../helpers/clients.js';
 import { fakeH2Upstream, sseChunk, type FakeUpstream, type H2Behaviour } from '../helpers/fake-upstream.js';
 import { gatewayFor, recordRequests } from '../helpers/gateway.js';
 
@@ -298,6 +306,69 @@ describe('experiments across a reload', () => {
       }
       assert.ok(moved > 0, 'some sessions changed arm');
       assert.ok([...after.values()].filter((a) => a === 'long').length > 45, 'about 90% are long');
+    } finally {
+      session.close();
+    }
+  });
+});
+
+// Pins down mirroring per experiment: a mirror with match.arms takes only the requests in those
+// arms, so a shadow sees exactly the traffic of the arm it is meant to compare with.
+describe('experiments: a mirror for one arm', () => {
+  let upstream: FakeUpstream;
+  let shadow: FakeUpstream;
+  let gw: Gateway;
+  before(async () => {
+    upstream = await fakeH2Upstream(answer('ok'));
+    shadow = await fakeH2Upstream(answer('shadow'));
+    gw = await gatewayFor({
+      deployments: [
+        { name: 'up', url: upstream.url },
+        { name: 'shadow', url: shadow.url },
+      ],
+      models: [{ name: 'default', deployments: ['up'] }],
+      routing: { health: { active: { enabled: false } } },
+      policy: {
+        experiments: [
+          {
+            name: 'len',
+            arms: [
+              { name: 'short', weight: 1 },
+              { name: 'long', weight: 1 },
+            ],
+          },
+        ],
+        mirrors: [{ deployment: 'shadow', sample: 1, match: { arms: ['len=long'] } }],
+      },
+    });
+  });
+  after(async () => {
+    await gw.close(100);
+    await upstream.close();
+    await shadow.close();
+  });
+
+  it('only requests in len=long reach the shadow; the client never sees its answer', async () => {
+    const session = await h2connect(gw.urls[0] as string);
+    try {
+      const long: string[] = [];
+      for (let s = 0; s < 30; s++) {
+        const id = `arm-${s}`;
+        const res = await h2request(session, '/v1/engines/default/completions', copilotBody(), {
+          'vscode-sessionid': `session-${s}`,
+          'x-request-id': id,
+        });
+        assert.equal(res.status, 200);
+        assert.equal(sseText(res.body), 'ok');
+        if (res.headers[HEADER] === 'len=long') long.push(id);
+      }
+      assert.ok(long.length > 0 && long.length < 30, `${long.length} of 30 in len=long`);
+      await eventually(() => shadow.seen.length === long.length, 2000, 'every long request mirrored');
+      await sleep(50);
+      assert.deepEqual(
+        shadow.seen.map((r) => r.headers['x-request-id']),
+        long,
+      );
     } finally {
       session.close();
     }

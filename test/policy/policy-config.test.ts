@@ -121,6 +121,60 @@ describe('policy config: experiments', () => {
   });
 });
 
+describe('policy config: the experiment metric label', () => {
+  // Pins down the label's bound: request metrics are multiplied by its values, so the config
+  // (not the traffic) decides how many there can be.
+  const exp = (name: string, arms: number, extra: Record<string, unknown> = {}) => ({
+    name,
+    arms: Array.from({ length: arms }, (_, i) => arm(`a${i}`)),
+    ...extra,
+  });
+
+  it('at most 64 values: the product of (arms + 1) over labelled experiments', () => {
+    // 3 × 3 × 7 = 63 values: fine.
+    validateConfig({ ...base, policy: { experiments: [exp('x', 2), exp('y', 2), exp('z', 6)] } });
+    const p = problems({ experiments: [exp('x', 2), exp('y', 2), exp('z', 7)] });
+    assert.equal(p.length, 1, p.join('\n'));
+    assert.match(
+      p[0] ?? '',
+      /^policy\.experiments: the experiment metric label would take up to 72 values .* set metricLabel: false/,
+    );
+    // Unlabelled and disabled experiments do not count.
+    validateConfig({
+      ...base,
+      policy: {
+        experiments: [
+          exp('x', 2),
+          exp('y', 2),
+          exp('z', 7, { metricLabel: false }),
+          exp('w', 60, { enabled: false }),
+        ],
+      },
+    });
+  });
+
+  it('the label names only labelled experiments; the header names them all', async () => {
+    const { Experiments } = await import('../../src/policy/experiments.js');
+    const { Registry } = await import('../../src/routing/registry.js');
+    const cfg = validateConfig({
+      ...base,
+      policy: { experiments: [exp('x', 1), exp('y', 1, { metricLabel: false }), exp('z', 1)] },
+    });
+    const registry = new Registry(cfg);
+    try {
+      const e = new Experiments(cfg.policy.experiments, registry).assign(
+        'u',
+        registry.resolve('code'),
+        'copilot',
+      );
+      assert.equal(e?.header, 'x=a0, y=a0, z=a0');
+      assert.equal(e?.label, 'x=a0, z=a0');
+    } finally {
+      registry.destroy();
+    }
+  });
+});
+
 describe('policy config: mirrors', () => {
   it('a shadow deployment exists, serves no model, and is mirrored once; sample is 0..1', () => {
     const p = problems({
@@ -143,6 +197,37 @@ describe('policy config: mirrors', () => {
         p.some((x) => x.startsWith(w)),
         `missing "${w}" in:\n${p.join('\n')}`,
       );
+  });
+
+  it('a mirror for some experiment arms names arms that exist', () => {
+    const experiments = [{ name: 'rollout', arms: [arm('control'), arm('v2')] }];
+    const cfg = validateConfig({
+      ...base,
+      policy: {
+        experiments,
+        mirrors: [{ deployment: 'shadow', sample: 1, match: { arms: ['rollout=v2'] } }],
+      },
+    });
+    assert.deepEqual(cfg.policy.mirrors[0]?.match?.arms, ['rollout=v2']);
+    assert.deepEqual(
+      problems({
+        experiments,
+        mirrors: [{ deployment: 'shadow', sample: 1, match: { arms: ['rollout=v3', 'bad'] } }],
+      }),
+      [
+        'policy.mirrors[0].match.arms[1]: expected "experiment=arm"',
+        'policy.mirrors[0].match.arms[0]: no experiment arm "rollout=v3" in policy.experiments (known: rollout=control, rollout=v2)',
+      ],
+    );
+    assert.deepEqual(
+      problems({
+        experiments,
+        mirrors: [{ deployment: 'shadow', sample: 1, match: { arms: ['rollout=v3'] } }],
+      }),
+      [
+        'policy.mirrors[0].match.arms[0]: no experiment arm "rollout=v3" in policy.experiments (known: rollout=control, rollout=v2)',
+      ],
+    );
   });
 
   it('a mirror matching an unknown model is reported once the rest parses', () => {

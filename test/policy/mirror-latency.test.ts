@@ -1,91 +1,113 @@
 // Pins down the cost of mirroring to the primary (issue 7, item 2): with every request mirrored
-// to a shadow that is much slower than the primary's server, the primary's latency is what it is
-// with mirroring off, within noise. Runs are interleaved request by request (on, off, off, on, ...)
-// so the two sides share whatever else the machine is doing, and medians are compared with a
-// bound far below what waiting for the shadow would add (its time to first token is 60 ms).
+// to a shadow that is much slower than the primary's server, or to one that refuses every
+// connection, the primary's status is 200 and its latency is what it is with mirroring off,
+// within noise. Runs are interleaved request by request (the three sides in a rotating order) so
+// they share whatever else the machine is doing, and medians are compared with a bound far below
+// what waiting for the slow shadow would add (its time to first token is 60 ms).
 import assert from 'node:assert/strict';
 import type http2 from 'node:http2';
 import { after, before, describe, it } from 'node:test';
 import type { Gateway } from '../../src/server/gateway.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { copilotBody, h2connect, h2request } from '../helpers/clients.js';
+import { deadPort } from '../helpers/fake-upstream.js';
 import { gatewayFor } from '../helpers/gateway.js';
 
 const SHADOW_TTFT_MS = 60;
-const PAIRS = 60;
+const ROUNDS = 60;
+const SIDES = ['off', 'slow', 'failing'] as const;
+type Side = (typeof SIDES)[number];
 
-const median = (xs: number[]): number => {
+const quantile = (xs: number[], q: number): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return ((s[(s.length - 1) >> 1] as number) + (s[s.length >> 1] as number)) / 2;
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
 };
 
 describe('mirroring does not change primary latency beyond noise', () => {
   let primary: Simulator;
   let shadow: Simulator;
-  let on: Gateway;
-  let off: Gateway;
-  let sOn: http2.ClientHttp2Session;
-  let sOff: http2.ClientHttp2Session;
+  const gws = {} as Record<Side, Gateway>;
+  const sessions = {} as Record<Side, http2.ClientHttp2Session>;
 
   before(async () => {
     primary = await startSimulator({ ttftMs: 5, tokenMs: 1, maxTokens: 8, slots: 64 });
     shadow = await startSimulator({ ttftMs: SHADOW_TTFT_MS, tokenMs: 5, maxTokens: 8, slots: 64 });
-    const config = (mirrored: boolean) => ({
+    const refused = await deadPort();
+    const config = (side: Side) => ({
       deployments: [
         { name: 'primary', url: `h2c://127.0.0.1:${primary.port}` },
-        { name: 'shadow', url: `h2c://127.0.0.1:${shadow.port}` },
+        { name: 'shadow', url: `h2c://127.0.0.1:${side === 'failing' ? refused : shadow.port}` },
       ],
       models: [{ name: 'default', deployments: ['primary'] }],
-      policy: { mirrors: mirrored ? [{ deployment: 'shadow', sample: 1 }] : [] },
+      routing: { health: { active: { enabled: false } } },
+      policy: { mirrors: side === 'off' ? [] : [{ deployment: 'shadow', sample: 1 }] },
     });
-    on = await gatewayFor(config(true));
-    off = await gatewayFor(config(false));
-    sOn = await h2connect(on.urls[0] as string);
-    sOff = await h2connect(off.urls[0] as string);
+    for (const side of SIDES) {
+      gws[side] = await gatewayFor(config(side));
+      sessions[side] = await h2connect(gws[side].urls[0] as string);
+    }
   });
   after(async () => {
-    sOn.close();
-    sOff.close();
-    await on.close(100);
-    await off.close(100);
+    for (const side of SIDES) {
+      sessions[side].close();
+      await gws[side].close(100);
+    }
     await primary.close();
     await shadow.close();
   });
 
-  it(`${PAIRS} interleaved pairs: median first byte and end within noise of mirroring off`, async (t) => {
-    const run = async (s: http2.ClientHttp2Session) => {
-      const r = await h2request(s, '/v1/engines/default/completions', copilotBody({ max_tokens: 8 }));
-      assert.equal(r.status, 200);
+  it(`${ROUNDS} interleaved rounds: first byte and end within noise of mirroring off, slow or failing shadow`, async (t) => {
+    const run = async (side: Side) => {
+      const r = await h2request(
+        sessions[side],
+        '/v1/engines/default/completions',
+        copilotBody({ max_tokens: 8 }),
+      );
+      assert.equal(r.status, 200, `${side}: ${r.body}`);
       return { ttfb: r.chunks[0]?.atMs ?? Infinity, total: r.endedAt - r.startedAt };
     };
     // Warm-up: connections, JIT, the shadow's pool.
-    for (let i = 0; i < 10; i++) await Promise.all([run(sOn), run(sOff)]);
+    for (let i = 0; i < 10; i++) for (const side of SIDES) await run(side);
     shadow.resetStats();
-    const ttfb = { on: [] as number[], off: [] as number[] };
-    const total = { on: [] as number[], off: [] as number[] };
-    for (let i = 0; i < PAIRS; i++) {
-      // Alternate which side goes first, so neither always follows the other's leftovers.
-      const order = i % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
-      for (const side of order) {
-        const r = await run(side === 'on' ? sOn : sOff);
+    const ttfb = { off: [], slow: [], failing: [] } as Record<Side, number[]>;
+    const total = { off: [], slow: [], failing: [] } as Record<Side, number[]>;
+    for (let i = 0; i < ROUNDS; i++) {
+      // Rotate which side goes first, so none always follows another's leftovers.
+      for (let k = 0; k < SIDES.length; k++) {
+        const side = SIDES[(i + k) % SIDES.length] as Side;
+        const r = await run(side);
         ttfb[side].push(r.ttfb);
         total[side].push(r.total);
       }
     }
-    const m = {
-      ttfbOn: median(ttfb.on),
-      ttfbOff: median(ttfb.off),
-      totalOn: median(total.on),
-      totalOff: median(total.off),
-    };
-    const summary = JSON.stringify(Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.toFixed(2)])));
-    t.diagnostic(`medians (ms): ${summary}`);
-    // Every mirrored request did reach the slow shadow (else there would be nothing to measure).
-    assert.ok(shadow.stats().requests >= PAIRS - 1, `${shadow.stats().requests} shadow requests; ${summary}`);
-    // Structural: the primary's first byte comes long before the shadow's could.
-    assert.ok(m.ttfbOn < SHADOW_TTFT_MS / 2, summary);
-    // Within noise: waiting for the shadow would add >= 60 ms; the bound is a few ms or 50%.
-    assert.ok(m.ttfbOn - m.ttfbOff < Math.max(4, m.ttfbOff * 0.5), summary);
-    assert.ok(m.totalOn - m.totalOff < Math.max(4, m.totalOff * 0.5), summary);
+    const m = Object.fromEntries(
+      SIDES.map((side) => [
+        side,
+        {
+          ttfbP50: quantile(ttfb[side], 0.5),
+          ttfbP90: quantile(ttfb[side], 0.9),
+          totalP50: quantile(total[side], 0.5),
+          totalP90: quantile(total[side], 0.9),
+        },
+      ]),
+    ) as Record<Side, { ttfbP50: number; ttfbP90: number; totalP50: number; totalP90: number }>;
+    const summary = JSON.stringify(m, (_k, v: unknown) => (typeof v === 'number' ? Number(v.toFixed(2)) : v));
+    t.diagnostic(`primary latency (ms): ${summary}`);
+    // Every slow-side request did reach the slow shadow (else there would be nothing to measure),
+    // and every failing-side shadow failed.
+    assert.ok(
+      shadow.stats().requests >= ROUNDS - 1,
+      `${shadow.stats().requests} shadow requests; ${summary}`,
+    );
+    const failing = gws.failing.policy.stats().mirrors.shadow;
+    assert.ok((failing?.errorsTotal ?? 0) >= ROUNDS, JSON.stringify(failing));
+    assert.equal(failing?.okTotal, 0);
+    // Structural: the primary's first byte comes long before the slow shadow's could.
+    assert.ok(m.slow.ttfbP50 < SHADOW_TTFT_MS / 2, summary);
+    // Within noise: waiting for the slow shadow would add >= 60 ms; the bound is a few ms or 50%.
+    for (const side of ['slow', 'failing'] as const) {
+      assert.ok(m[side].ttfbP50 - m.off.ttfbP50 < Math.max(4, m.off.ttfbP50 * 0.5), `${side}: ${summary}`);
+      assert.ok(m[side].totalP50 - m.off.totalP50 < Math.max(4, m.off.totalP50 * 0.5), `${side}: ${summary}`);
+    }
   });
 });

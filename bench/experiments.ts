@@ -33,7 +33,7 @@ interface Case {
 const three = (withParams: boolean): unknown[] => [
   {
     name: 'model-rollout',
-    match: { models: ['code'] },
+    match: { model: ['code'] },
     arms: [
       { name: 'control', weight: 8 },
       { name: 'v2', weight: 2, model: 'code-v2' },
@@ -41,7 +41,7 @@ const three = (withParams: boolean): unknown[] => [
   },
   {
     name: 'pinning',
-    match: { models: ['code'] },
+    match: { model: ['code'] },
     arms: [
       { name: 'any', weight: 1 },
       { name: 'a2', weight: 1, deployments: ['a2'] },
@@ -49,7 +49,7 @@ const three = (withParams: boolean): unknown[] => [
   },
   {
     name: 'sampling',
-    match: { protocols: ['copilot'] },
+    match: { protocol: ['copilot'] },
     arms: [
       { name: 'default', weight: 1 },
       withParams

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   isRecord,
+  namesIn,
   unknownDeployment,
   unknownModel,
   type ConfigCatalog,
@@ -107,9 +108,10 @@ export type ExperimentConfig = z.output<typeof ExperimentConfig>;
 export type ExperimentsConfig = z.output<typeof ExperimentsConfig>;
 
 /**
- * Config-level checks (config/schema.ts): experiment names are unique, the models and deployments an experiment names exist,
- * and an arm's deployments serve the model the arm routes to: its own `model`, or else every
- * model the experiment matches (an arm naming deployments needs one or the other).
+ * Config-level checks (config/schema.ts): experiment names are unique, the models and
+ * deployments an experiment names exist, and an arm's deployments serve the model the arm routes
+ * to: its own `model`, or else every model the experiment matches; with neither, at least one
+ * model must be served by all of them (the arm restricts those models and leaves the rest).
  */
 export function experimentReferenceIssues(list: unknown, catalog: ConfigCatalog): ReferenceIssue[] {
   const issues: ReferenceIssue[] = [];
@@ -123,12 +125,17 @@ export function experimentReferenceIssues(list: unknown, catalog: ConfigCatalog)
       names.add(e.name);
     }
     const matched: string[] = [];
-    const models = isRecord(e.match) && Array.isArray(e.match.models) ? (e.match.models as unknown[]) : [];
+    const models = isRecord(e.match) ? namesIn(e.match.model) : [];
+    // Parsed, one name is a list of one: then the path ends at the field, as it may have been written.
+    const single = models.length === 1;
     models.forEach((m, j) => {
       if (typeof m !== 'string') return;
       const model = catalog.models.get(m);
       if (model === undefined)
-        issues.push({ path: ['experiments', i, 'match', 'models', j], message: unknownModel(catalog, m) });
+        issues.push({
+          path: ['experiments', i, 'match', 'model', ...(single ? [] : [j])],
+          message: unknownModel(catalog, m),
+        });
       else matched.push(model.name);
     });
     const arms = Array.isArray(e.arms) ? (e.arms as unknown[]) : [];
@@ -145,12 +152,17 @@ export function experimentReferenceIssues(list: unknown, catalog: ConfigCatalog)
         routesTo = [model.name];
       }
       if (!Array.isArray(a.deployments)) return;
-      if (routesTo.length === 0 && models.length === 0) {
-        issues.push({
-          path: [...at, 'deployments'],
-          message:
-            'an arm that picks deployments must name its model, or the experiment must match models, so the deployments can be checked against the model they serve',
-        });
+      const listed = (a.deployments as unknown[]).filter((d): d is string => typeof d === 'string');
+      if (routesTo.length === 0 && models.length === 0 && listed.every((d) => catalog.deployments.has(d))) {
+        // Any model: it must restrict at least one, or the arm would change nothing.
+        const served = [...catalog.models.values()].some((m) =>
+          listed.every((d) => m.deployments.includes(d)),
+        );
+        if (!served)
+          issues.push({
+            path: [...at, 'deployments'],
+            message: `no model is served by all of ${listed.join(', ')}: the arm would change nothing (name its model, or list deployments of one model)`,
+          });
         return;
       }
       (a.deployments as unknown[]).forEach((d, l) => {

@@ -22,6 +22,8 @@ export interface ModelCatalog {
   resolve(name: string): Model;
   /** The model restricted to some of its deployments. */
   view(model: Model, deployments: readonly string[]): Model;
+  /** Every configured model (not the wildcard). */
+  models(): readonly Model[];
 }
 
 /** Combinations of arms remembered with their header and merged parameters; more are built per request. */
@@ -53,7 +55,10 @@ class Arm {
   readonly labelled: boolean;
   /** The arm's own model (restricted to its deployments), when it names one. */
   readonly model: Model | undefined;
-  /** An arm naming deployments but no model: the restricted view of each model the experiment matches. */
+  /**
+   * An arm naming deployments but no model: the restricted view of each model the experiment
+   * matches, or (no match on models) of each model those deployments all serve; other models pass.
+   */
   readonly views: ReadonlyMap<string, Model> | undefined;
   readonly params: RequestParams | undefined;
 
@@ -71,10 +76,14 @@ class Arm {
       const model = catalog.resolve(cfg.model);
       this.model = deployments === undefined ? model : catalog.view(model, deployments);
     } else if (deployments !== undefined) {
-      // The config checks guarantee a model list here (config/schema.ts).
-      this.views = new Map(
-        [...(matched ?? [])].map((name) => [name, catalog.view(catalog.resolve(name), deployments)]),
-      );
+      // The config checks guarantee that every matched model is served by all of them.
+      const models =
+        matched !== undefined
+          ? [...matched].map((name) => catalog.resolve(name))
+          : catalog
+              .models()
+              .filter((m) => deployments.every((d) => m.targets.some((t) => t.deployment.name === d)));
+      this.views = new Map(models.map((m) => [m.name, catalog.view(m, deployments)]));
     }
     this.params = cfg.params === undefined ? undefined : paramsOf(cfg.params);
   }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   isRecord,
+  namesIn,
   unknownDeployment,
   unknownModel,
   type ConfigCatalog,
@@ -73,10 +74,15 @@ export function mirrorReferenceIssues(
           message: `deployment "${m.deployment}" serves a model; a shadow deployment must serve none (shadow load is invisible to routing)`,
         });
     }
-    const models = isRecord(m.match) && Array.isArray(m.match.models) ? (m.match.models as unknown[]) : [];
+    const models = isRecord(m.match) ? namesIn(m.match.model) : [];
+    // Parsed, one name is a list of one: then the path ends at the field, as it may have been written.
+    const single = models.length === 1;
     models.forEach((name, j) => {
       if (typeof name === 'string' && !catalog.models.has(name))
-        issues.push({ path: ['mirrors', i, 'match', 'models', j], message: unknownModel(catalog, name) });
+        issues.push({
+          path: ['mirrors', i, 'match', 'model', ...(single ? [] : [j])],
+          message: unknownModel(catalog, name),
+        });
     });
     const inArms = isRecord(m.match) && Array.isArray(m.match.arms) ? (m.match.arms as unknown[]) : [];
     inArms.forEach((key, j) => {

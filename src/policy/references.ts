@@ -47,6 +47,11 @@ export function unknownDeployment(catalog: ConfigCatalog, name: string): string 
   return `unknown deployment "${name}" (known: ${[...catalog.deployments].join(', ')})`;
 }
 
+/** A `match.model`-style field as a list, whether written as one name or many (or broken). */
+export function namesIn(v: unknown): unknown[] {
+  return Array.isArray(v) ? (v as unknown[]) : v === undefined ? [] : [v];
+}
+
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -16,10 +16,17 @@ const _allProtocolsListed: Missing extends never ? true : never = true;
  * missing field matches everything, and so does a missing `match`.
  */
 export const RequestMatchConfig = z.strictObject({
-  /** Model names (or aliases) as configured in `models`; a request matches by the model it resolves to. */
-  models: z.array(z.string().min(1)).min(1).optional(),
-  /** Client protocols: copilot, openai, codestral, tabby. */
-  protocols: z.array(z.enum(PROTOCOL_NAMES)).min(1).optional(),
+  /** A model name (or alias) as configured in `models`, or a list; a request matches by the model it resolves to. */
+  model: oneOrMany(z.string().min(1)).optional(),
+  /** A client protocol (copilot, openai, codestral, tabby), or a list. */
+  protocol: oneOrMany(z.enum(PROTOCOL_NAMES)).optional(),
 });
+
+/** `x` or `[x, ...]`, always a list once parsed. */
+function oneOrMany<T extends z.ZodType<string>>(item: T) {
+  return z
+    .union([item, z.array(item).min(1).max(64)])
+    .transform((v): z.output<T>[] => (Array.isArray(v) ? v : [v]));
+}
 
 export type RequestMatchConfig = z.output<typeof RequestMatchConfig>;

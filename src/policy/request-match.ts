@@ -9,8 +9,8 @@ export class RequestMatcher {
 
   /** `modelName` maps a configured name or alias to the model's name (the one requests resolve to). */
   constructor(cfg: RequestMatchConfig | undefined, modelName: (nameOrAlias: string) => string) {
-    this.#models = cfg?.models === undefined ? undefined : new Set(cfg.models.map(modelName));
-    this.#protocols = cfg?.protocols === undefined ? undefined : new Set(cfg.protocols);
+    this.#models = cfg?.model === undefined ? undefined : new Set(cfg.model.map(modelName));
+    this.#protocols = cfg?.protocol === undefined ? undefined : new Set(cfg.protocol);
   }
 
   /** The names of the models it is limited to, or undefined when any model matches. */

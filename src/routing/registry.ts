@@ -107,6 +107,11 @@ export class Registry {
     this.serving = this.deployments.filter((d) => serving.has(d.name));
   }
 
+  /** Every configured model, once each (not the wildcard): policy builds per-model views from them at load. */
+  models(): Model[] {
+    return [...new Set(this.byName.values())];
+  }
+
   /** The deployment of that name, if configured. */
   deployment(name: string): Deployment | undefined {
     return this.deployments.find((d) => d.name === name);

@@ -64,7 +64,7 @@ describe('experiments over sockets', () => {
     const experiments: NonNullable<GatewayConfigInput['policy']>['experiments'] = [
       {
         name: 'rollout',
-        match: { models: ['code'] },
+        match: { model: ['code'] },
         arms: [
           { name: 'control', weight: 1 },
           { name: 'v2', weight: 1, model: 'code-v2', params: { max_tokens: 7, temperature: 0.25 } },
@@ -74,7 +74,7 @@ describe('experiments over sockets', () => {
       // Every OpenAI-protocol request goes to a model whose server fails: errors carry the header too.
       {
         name: 'outage',
-        match: { protocols: ['openai'] },
+        match: { protocol: ['openai'] },
         arms: [{ name: 'down', weight: 1, model: 'broken' }],
       },
     ];

@@ -207,7 +207,7 @@ describe('experiments: matching and what an arm changes', () => {
     const { registry, exps } = build([
       {
         name: 'm',
-        match: { models: ['copilot-codex'], protocols: ['copilot'] },
+        match: { model: ['copilot-codex'], protocol: ['copilot'] },
         arms: [{ name: 'x', weight: 1 }],
       },
     ]);
@@ -217,11 +217,27 @@ describe('experiments: matching and what an arm changes', () => {
     assert.equal(exps.assign('u', registry.resolve('code-v2'), 'copilot'), undefined);
   });
 
+  it('an arm naming deployments but no model, in an experiment on any model, restricts the models they serve and leaves the rest', () => {
+    const { registry, exps } = build([
+      { name: 'pin', arms: [{ name: 'a2-only', weight: 1, deployments: ['a2'] }] },
+    ]);
+    const code = registry.resolve('code');
+    const v2 = registry.resolve('code-v2');
+    const e = exps.assign('u', code, 'copilot');
+    assert.ok(e !== undefined);
+    assert.deepEqual(
+      e.route(code).targets.map((t) => t.deployment.name),
+      ['a2'],
+    );
+    // code-v2 is served by b1 alone: the arm cannot restrict it to a2, so it passes unchanged.
+    assert.equal(exps.assign('u', v2, 'copilot')?.route(v2), v2);
+  });
+
   it('an arm routes to its model, to a subset of deployments, and sets parameters', () => {
     const { registry, exps } = build([
       {
         name: 'e',
-        match: { models: ['code'] },
+        match: { model: ['code'] },
         arms: [
           { name: 'v2', weight: 1, model: 'code-v2', params: { max_tokens: 7, stop: '\n' } },
           { name: 'only-a2', weight: 1, deployments: ['a2'], params: { temperature: 0.1 } },
@@ -262,10 +278,10 @@ describe('experiments: matching and what an arm changes', () => {
         name: 'first',
         arms: [{ name: 'v2', weight: 1, model: 'code-v2', params: { max_tokens: 5, top_p: 0.5 } }],
       },
-      { name: 'on-code', match: { models: ['code'] }, arms: [{ name: 'x', weight: 1 }] },
+      { name: 'on-code', match: { model: ['code'] }, arms: [{ name: 'x', weight: 1 }] },
       {
         name: 'on-v2',
-        match: { models: ['code-v2'] },
+        match: { model: ['code-v2'] },
         arms: [{ name: 'y', weight: 1, params: { max_tokens: 9 } }],
       },
     ]);

@@ -87,7 +87,7 @@ describe('mirroring over sockets', () => {
     const mirror = (deployment: string, models: string[], extra: Record<string, unknown> = {}) => ({
       deployment,
       sample: 1,
-      match: { models },
+      match: { model: models },
       ...extra,
     });
     gw = await gatewayFor({

@@ -38,18 +38,24 @@ describe('policy config: experiments', () => {
         experiments: [
           {
             name: 'rollout',
-            match: { models: ['copilot-codex'] },
+            match: { model: ['copilot-codex'] },
             arms: [
               arm('control'),
               arm('v2', { model: 'code-v2', params: { max_tokens: 64, stop: ['\n\n'] } }),
             ],
           },
-          { name: 'pin', match: { models: ['code'] }, arms: [arm('a2', { deployments: ['a2'] })] },
+          {
+            name: 'pin',
+            match: { model: 'code', protocol: 'copilot' },
+            arms: [arm('a2', { deployments: ['a2'] })],
+          },
         ],
         mirrors: [{ deployment: 'shadow', sample: 0.1 }],
       },
     });
     assert.equal(cfg.policy.experiments[0]?.enabled, true);
+    // One name or a list: always a list once parsed.
+    assert.deepEqual(cfg.policy.experiments[1]?.match, { model: ['code'], protocol: ['copilot'] });
     assert.equal(cfg.policy.mirrors[0]?.maxInFlight, 64);
     assert.deepEqual(validateConfig(base).policy.experiments, []);
     assert.deepEqual(validateConfig(base).policy.mirrors, []);
@@ -88,7 +94,7 @@ describe('policy config: experiments', () => {
       experiments: [
         {
           name: 'refs',
-          match: { models: ['nope'] },
+          match: { model: ['nope'] },
           arms: [
             arm('m', { model: 'missing' }),
             arm('d', { model: 'code-v2', deployments: ['a1', 'ghost'] }),
@@ -97,20 +103,22 @@ describe('policy config: experiments', () => {
         },
         {
           name: 'matched',
-          match: { models: ['code', 'code-v2'] },
+          match: { model: ['code', 'code-v2'] },
           arms: [arm('sub', { deployments: ['a1'] })],
         },
-        { name: 'unanchored', arms: [arm('sub', { deployments: ['a1'] })] },
+        { name: 'unanchored', arms: [arm('sub', { deployments: ['a1', 'b1'] })] },
+        // No model named or matched: it restricts every model a1 serves (code), which is fine.
+        { name: 'any-model', arms: [arm('sub', { deployments: ['a1'] })] },
       ],
     });
     const want = [
-      'policy.experiments[0].match.models[0]: unknown model "nope" (known: code, copilot-codex, code-v2)',
+      'policy.experiments[0].match.model: unknown model "nope" (known: code, copilot-codex, code-v2)',
       'policy.experiments[0].arms[0].model: unknown model "missing"',
       'policy.experiments[0].arms[1].deployments[0]: deployment "a1" does not serve model "code-v2", where this arm\'s requests go',
       'policy.experiments[0].arms[1].deployments[1]: unknown deployment "ghost"',
       'policy.experiments[0].arms[2].model: unknown model "*"',
       'policy.experiments[1].arms[0].deployments[0]: deployment "a1" does not serve model "code-v2"',
-      'policy.experiments[2].arms[0].deployments: an arm that picks deployments must name its model, or the experiment must match models',
+      'policy.experiments[2].arms[0].deployments: no model is served by all of a1, b1: the arm would change nothing',
     ];
     for (const w of want)
       assert.ok(
@@ -182,7 +190,7 @@ describe('policy config: mirrors', () => {
         { deployment: 'ghost', sample: 0.5 },
         { deployment: 'a1', sample: 0.5 },
         { deployment: 'shadow', sample: 1.5 },
-        { deployment: 'shadow', sample: 1, match: { models: ['nope'], protocols: ['grpc'] } },
+        { deployment: 'shadow', sample: 1, match: { model: ['nope'], protocol: ['grpc'] } },
       ],
     });
     const want = [
@@ -190,7 +198,7 @@ describe('policy config: mirrors', () => {
       'policy.mirrors[1].deployment: deployment "a1" serves a model; a shadow deployment must serve none',
       'policy.mirrors[2].sample: ',
       'policy.mirrors[3].deployment: deployment "shadow" is already mirrored',
-      'policy.mirrors[3].match.protocols[0]: ',
+      'policy.mirrors[3].match.protocol',
     ];
     for (const w of want)
       assert.ok(
@@ -232,8 +240,15 @@ describe('policy config: mirrors', () => {
 
   it('a mirror matching an unknown model is reported once the rest parses', () => {
     assert.deepEqual(
-      problems({ mirrors: [{ deployment: 'shadow', sample: 1, match: { models: ['nope'] } }] }),
-      ['policy.mirrors[0].match.models[0]: unknown model "nope" (known: code, copilot-codex, code-v2)'],
+      problems({ mirrors: [{ deployment: 'shadow', sample: 1, match: { model: ['nope'] } }] }),
+      ['policy.mirrors[0].match.model: unknown model "nope" (known: code, copilot-codex, code-v2)'],
     );
+    assert.deepEqual(
+      problems({ mirrors: [{ deployment: 'shadow', sample: 1, match: { model: ['code', 'nope'] } }] }),
+      ['policy.mirrors[0].match.model[1]: unknown model "nope" (known: code, copilot-codex, code-v2)'],
+    );
+    assert.deepEqual(problems({ mirrors: [{ deployment: 'shadow', sample: 1, match: { model: 'nope' } }] }), [
+      'policy.mirrors[0].match.model: unknown model "nope" (known: code, copilot-codex, code-v2)',
+    ]);
   });
 });

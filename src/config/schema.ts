@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { FIM_TEMPLATE_NAMES } from '../protocol/fim-templates.js';
-import { PolicyConfig } from '../policy/schema.js';
 import { ruleReferenceIssues } from '../policy/rules-schema.js';
+import { PolicyConfig, policyReferenceIssues } from '../policy/schema.js';
 import { UPSTREAM_ADAPTERS, type AdapterName } from '../protocol/upstream/index.js';
 
 /** Every adapter the gateway has (protocol/upstream/index.ts is the one list). */
@@ -499,6 +499,8 @@ export const GatewayConfigSchema = z
       });
       for (const issue of ruleReferenceIssues(cfg.policy?.rules, new Set(modelNames.keys())))
         ctx.addIssue({ code: 'custom', ...issue });
+      for (const issue of policyReferenceIssues(cfg))
+        ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
     },
     {
       // Cross-references run even when another section (auth, limits) is broken, so a file's

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { RulesConfig } from './rules-schema.js';
+import { experimentReferenceIssues, ExperimentsConfig } from './experiments-schema.js';
+import { mirrorReferenceIssues, MirrorsConfig } from './mirror-schema.js';
+import { catalogOf, isRecord, type ReferenceIssue } from './references.js';
 import { SupersessionConfig } from './supersession-schema.js';
 
 /**
@@ -9,6 +12,25 @@ import { SupersessionConfig } from './supersession-schema.js';
 export const PolicyConfig = z.strictObject({
   rules: RulesConfig,
   supersession: SupersessionConfig.prefault({}),
+  experiments: ExperimentsConfig,
+  mirrors: MirrorsConfig,
 });
 
 export type PolicyConfig = z.output<typeof PolicyConfig>;
+
+/**
+ * The policy's references to models and deployments, checked against the rest of the config
+ * (called from the config's own cross-reference checks). Paths start at `policy`.
+ */
+export function policyReferenceIssues(cfg: {
+  deployments?: unknown;
+  models?: unknown;
+  policy?: unknown;
+}): ReferenceIssue[] {
+  if (!isRecord(cfg.policy)) return [];
+  const catalog = catalogOf(cfg);
+  return [
+    ...experimentReferenceIssues(cfg.policy.experiments, catalog),
+    ...mirrorReferenceIssues(cfg.policy.mirrors, catalog, cfg.policy.experiments),
+  ].map((i) => ({ path: ['policy', ...i.path], message: i.message }));
+}

@@ -47,6 +47,7 @@ export function createCompletionHandler(
       const protocol = choose(body);
       ctx.clientProtocol = protocol.name;
       let req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
+      // Policy, in order: rewrite rules → experiments → rate limits → supersession → routing.
       // Rewrite rules: the operator's edits, another model, or a refusal the user reads.
       const rewrite = policy.rules?.apply(req, protocol.name, ex, ctx.identity);
       if (rewrite !== undefined) {
@@ -54,8 +55,16 @@ export function createCompletionHandler(
         if (rewrite.reject !== undefined) throw rewrite.reject;
         req = rewrite.req;
       }
-      const model = registry.resolve(req.model);
+      let model = registry.resolve(req.model);
+      // Experiments: the user's arms may change the model, its deployments and sampling parameters.
+      const enrolled = policy.experiments.assign(
+        ctx.identity?.uid ?? req.client.session,
+        model,
+        protocol.name,
+      );
+      if (enrolled !== undefined) ({ req, model } = enrolled.apply(ex, ctx, req, model));
       ctx.model = model.name;
+      // (rate limits: policy.limits, here)
       // A newer request from the same editor and file ends this one's older sibling.
       const supersession = policy.superseder.keyOf({
         header: (name) => ex.header(name),
@@ -100,6 +109,8 @@ export function createCompletionHandler(
         retries: routing.retries.enabled,
       };
       new Attempt(fr, lease, false).send();
+      // Shadows leave after the primary, on the next turn of the event loop: they never delay it.
+      if (policy.mirrors.enabled) policy.mirrors.mirror(ex, ctx, req, model, protocol.name);
     } catch (err) {
       // A fired signal (client gone, deadline, body time limit) has been answered where it fired.
       if (ctx.signal.aborted) return;

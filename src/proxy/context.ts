@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { ErrorCode } from '../errors/codes.js';
 import type { ClientProtocolName } from '../protocol/client/protocol.js';
 import type { GatewayError } from '../errors/gateway-error.js';
+import type { Enrollment } from '../policy/experiments.js';
 import { channels } from '../telemetry/events.js';
 import { RequestSignal } from './request-signal.js';
 
@@ -50,6 +51,11 @@ export class RequestContext {
   /** Who sent the request, once its token verified (undefined with auth.mode none). */
   identity: RequestIdentity | undefined;
   deployment: string | undefined;
+  /**
+   * The experiment arms the request is in (policy.experiments): `.arms` for log lines, `.label`
+   * for the metric label, `.header` as the client saw it; undefined: in none.
+   */
+  experiments: Enrollment | undefined;
   status = 0;
   outcome: Outcome = 'ok';
   errorCode: ErrorCode | undefined;

@@ -16,7 +16,7 @@ export function fnv1a(s: string, h = 0x811c9dc5, maxChars = s.length): number {
 }
 
 /** murmur3's finaliser: every input bit moves every output bit. */
-function mix32(x: number): number {
+export function mix32(x: number): number {
   x ^= x >>> 16;
   x = Math.imul(x, 0x85ebca6b);
   x ^= x >>> 13;

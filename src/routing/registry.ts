@@ -26,7 +26,7 @@ export interface Target {
  * A model on a deployment. The URL's path prefix is kept (each adapter assumes its server's usual
  * prefix when there is none), so both `http://host:8000` and `https://api.example.com/v1` work.
  */
-function targetOf(deployment: Deployment, upstreamModel: string): Target {
+export function targetOf(deployment: Deployment, upstreamModel: string): Target {
   const upstream: UpstreamTarget = {
     basePath: deployment.endpoint.basePath,
     upstreamModel,
@@ -55,6 +55,8 @@ export class Registry {
   private readonly wildcardNames = new Map<string, Model>();
   private wildcard: { upstreamModel: string | undefined; deployments: Deployment[] } | undefined;
   readonly deployments: readonly Deployment[];
+  /** The deployments some model routes to (not a shadow deployment that only receives mirrored traffic). */
+  readonly serving: readonly Deployment[];
   /** Region names in preference order: this instance's own, then routing.regions, then the rest. */
   readonly regionOrder: readonly string[];
 
@@ -101,6 +103,30 @@ export class Registry {
       const model: Model = { name: m.name, upstreamModel, targets, tiers: this.tiers(targets) };
       for (const n of [m.name, ...m.aliases]) this.byName.set(n, model);
     }
+    const serving = new Set(cfg.models.flatMap((m) => m.deployments));
+    this.serving = this.deployments.filter((d) => serving.has(d.name));
+  }
+
+  /** Every configured model, once each (not the wildcard): policy builds per-model views from them at load. */
+  models(): Model[] {
+    return [...new Set(this.byName.values())];
+  }
+
+  /** The deployment of that name, if configured. */
+  deployment(name: string): Deployment | undefined {
+    return this.deployments.find((d) => d.name === name);
+  }
+
+  /**
+   * The model served only by the named deployments of it (its own Target objects, in its order):
+   * routing, retries and affinity then choose among those alone. Built once, at load, by policy
+   * that restricts deployments (experiments). Throws if a name is not a deployment of the model.
+   */
+  view(model: Model, deployments: readonly string[]): Model {
+    const targets = model.targets.filter((t) => deployments.includes(t.deployment.name));
+    if (targets.length !== deployments.length)
+      throw new Error(`model ${model.name}: not all of ${deployments.join(', ')} serve it`);
+    return { name: model.name, upstreamModel: model.upstreamModel, targets, tiers: this.tiers(targets) };
   }
 
   /** The model for a client-supplied name, or GW_UNKNOWN_MODEL listing the names that exist. */

@@ -156,9 +156,9 @@ export class Router {
   readiness(): { ready: boolean; region: string; usable: number; total: number } {
     const now = this.clock();
     const region = this.cfg.region;
-    let local = this.registry.deployments.filter((d) => d.region === region);
+    let local = this.registry.serving.filter((d) => d.region === region);
     // An instance with no deployments of its own region is a pure spill-over proxy: judge them all.
-    if (local.length === 0) local = [...this.registry.deployments];
+    if (local.length === 0) local = [...this.registry.serving];
     const usable = local.filter((d) => d.health.usable(now)).length;
     return { ready: usable > 0, region, usable, total: local.length };
   }
@@ -177,7 +177,7 @@ export class Router {
       const url =
         region === this.cfg.region ? own : this.cfg.regions.find((r) => r.name === region)?.publicUrl;
       if (region !== this.cfg.region && url === undefined) continue;
-      if (this.registry.deployments.some((d) => d.region === region && d.health.usable(now))) return url;
+      if (this.registry.serving.some((d) => d.region === region && d.health.usable(now))) return url;
     }
     return own;
   }

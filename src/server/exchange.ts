@@ -31,6 +31,11 @@ export interface ClientExchange {
   discardBody(maxBytes: number, signal: CancelSignal): Promise<void>;
   /** Sends the status and headers; takes ownership of `headers` (it may be changed). */
   respond(status: number, headers: OutgoingHeaders): void;
+  /**
+   * A header the answer carries whatever it turns out to be (success, error, superseded): policy
+   * that decided something about the request says so (e.g. its experiment arms). Before respond().
+   */
+  addResponseHeader(name: string, value: string): void;
   /** Returns false when the client's buffer is full; wait for onDrain before writing more. */
   write(chunk: Buffer | string): boolean;
   end(chunk?: Buffer | string): void;
@@ -54,6 +59,11 @@ function originOf(scheme: string, authority: string | undefined): string | undef
   } catch {
     return undefined;
   }
+}
+
+/** Adds policy's headers to an answer's own, which win on a clash (content-type, x-request-id). */
+function withAdded(headers: OutgoingHeaders, added: OutgoingHeaders): void {
+  for (const name in added) if (!(name in headers)) headers[name] = added[name] as string | number;
 }
 
 function firstValue(v: string | string[] | undefined): string | undefined {
@@ -115,6 +125,8 @@ export class H2Exchange implements ClientExchange {
   readonly path: string;
   private ended = false;
   private abortCb: (() => void) | undefined;
+  /** Headers policy added for whatever answer this request gets (addResponseHeader). */
+  private added: OutgoingHeaders | undefined;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
@@ -158,7 +170,12 @@ export class H2Exchange implements ClientExchange {
     if (this.stream.headersSent || this.stream.destroyed) return;
     // The object is ours (see ClientExchange.respond): no copy, Node copies it once more anyway.
     headers[':status'] = status;
+    if (this.added !== undefined) withAdded(headers, this.added);
     this.stream.respond(withNeverIndexed(headers));
+  }
+
+  addResponseHeader(name: string, value: string): void {
+    (this.added ??= {})[name] = value;
   }
 
   write(chunk: Buffer | string): boolean {
@@ -198,6 +215,8 @@ export class H1Exchange implements ClientExchange {
   readonly path: string;
   private ended = false;
   private abortCb: (() => void) | undefined;
+  /** Headers policy added for whatever answer this request gets (addResponseHeader). */
+  private added: OutgoingHeaders | undefined;
 
   constructor(
     private readonly req: http.IncomingMessage,
@@ -236,7 +255,12 @@ export class H1Exchange implements ClientExchange {
 
   respond(status: number, headers: OutgoingHeaders): void {
     if (this.res.headersSent || this.res.destroyed) return;
+    if (this.added !== undefined) withAdded(headers, this.added);
     this.res.writeHead(status, headers);
+  }
+
+  addResponseHeader(name: string, value: string): void {
+    (this.added ??= {})[name] = value;
   }
 
   write(chunk: Buffer | string): boolean {

@@ -67,7 +67,7 @@ export class Generation {
   ) {
     this.registry = registry;
     this.router = new Router(registry, config.routing);
-    this.policy = new Policy(config.policy, previous?.policy);
+    this.policy = new Policy(config.policy, previous?.policy, registry);
     this.completion = createCompletionHandler(
       registry,
       this.router,

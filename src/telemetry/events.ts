@@ -16,6 +16,8 @@ export const channels = {
   deploymentHealth: diagnostics_channel.channel('ghostwire:deployment:health'),
   /** A request was sent again after its first attempt failed before any byte reached the client. Message: RetryEvent. */
   requestRetry: diagnostics_channel.channel('ghostwire:request:retry'),
+  /** A mirrored (shadow) request ended: answered, failed or cancelled. Message: MirrorEvent. */
+  mirrorEnd: diagnostics_channel.channel('ghostwire:mirror:end'),
 } as const;
 
 /** Published on deploymentHealth. No request data: names, states and a reason only. */
@@ -37,3 +39,18 @@ export interface RetryEvent {
 }
 
 export type RequestEndMessage = RequestContext;
+
+/** Published on mirrorEnd. Latencies are from the shadow request's own dispatch. */
+export interface MirrorEvent {
+  requestId: string;
+  /** The shadow deployment. */
+  deployment: string;
+  outcome: 'ok' | 'error' | 'cancelled';
+  /** Why it failed: a GW_ code, or HTTP_<status> for an answer other than 200. */
+  code: string | undefined;
+  /** The shadow's HTTP status (0: none received). */
+  status: number;
+  /** To its first body byte; undefined when none came. */
+  ttfbMs: number | undefined;
+  durationMs: number;
+}

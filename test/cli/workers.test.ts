@@ -71,7 +71,7 @@ describe('serve --workers', () => {
     b = await startSimulator({ ttftMs: 1, tokenMs: 1, maxTokens: 8 });
   });
   after(async () => {
-    await Promise.all(started.map((r) => (r.child.exitCode === null ? r.stop() : undefined)));
+    await Promise.all(started.filter((r) => r.child.exitCode === null).map((r) => r.stop()));
     await Promise.all([a.close(), b.close()]);
   });
 

@@ -6,6 +6,7 @@ import type { GatewayConfig, GatewayConfigInput } from '../config/schema.js';
 import { startGateway, type Gateway } from '../server/gateway.js';
 import { skipDeprecatedBindAccessor } from '../server/node-workarounds.js';
 import { logHealthChanges } from '../telemetry/health-log.js';
+import { logLimitsStore } from '../telemetry/limits-log.js';
 import type { Simulator } from '../simulator/index.js';
 import { intFlag, parseFlags, str, strs, UsageError } from './args.js';
 import { SUPERVISED_ENV } from './launcher.js';
@@ -100,6 +101,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
       throw err;
     }
     logHealthChanges((line) => process.stderr.write(line));
+    logLimitsStore((line) => process.stderr.write(line));
     // Signal handlers first: whoever reads "listening on" may stop us at once.
     const stopped = waitForSignal(gateway, simulator);
     for (const url of gateway.urls) out.write(`listening on ${url}\n`);

@@ -69,6 +69,16 @@ export const ERROR_TABLE = {
     status: 404,
     message: 'The requested model or engine is not configured on this gateway.',
   },
+  GW_RATE_LIMITED: {
+    status: 429,
+    message:
+      'Too many requests: a rate limit or quota of this gateway refused this one; retry after the Retry-After delay.',
+  },
+  GW_RATE_LIMIT_UNAVAILABLE: {
+    status: 503,
+    message:
+      'The shared rate-limit store could not be reached and this gateway refuses unchecked requests (policy.limits.redis.failOpen: false); retry shortly.',
+  },
   GW_NO_CAPACITY: {
     status: 503,
     message: 'No upstream capacity is available right now; retry after the indicated delay.',

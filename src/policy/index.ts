@@ -1,3 +1,4 @@
+import { RateLimiter, type LimiterStats } from './limits/limiter.js';
 import type { PolicyConfig } from './schema.js';
 import { Superseder } from './supersession.js';
 
@@ -7,19 +8,39 @@ import { Superseder } from './supersession.js';
  */
 export class Policy {
   readonly superseder: Superseder;
+  readonly limiter: RateLimiter;
 
   /** With `previous` (a config reload), state that outlives a config is taken over from it. */
   constructor(cfg: PolicyConfig, previous?: Policy) {
     this.superseder = new Superseder(cfg.supersession, previous?.superseder);
+    this.limiter = new RateLimiter(cfg.limits, previous?.limiter);
   }
 
-  /** Its config was replaced and its last request has ended: release what it holds. */
-  async close(): Promise<void> {}
+  /**
+   * Connects what needs a connection (the Redis rate-limit store, or takes over the previous
+   * Policy's); bounded in time, never rejects.
+   */
+  async start(): Promise<void> {
+    await this.limiter.start();
+  }
+
+  /** Its config was replaced and its last request has ended (or the gateway stops): release what it holds. */
+  async close(): Promise<void> {
+    await this.limiter.close();
+  }
 
   /** Counters for tests, readiness and metrics. */
-  stats(): { supersededTotal: number; supersedable: number } {
-    return { supersededTotal: this.superseder.supersededTotal, supersedable: this.superseder.inFlight };
+  stats(): { supersededTotal: number; supersedable: number; rateLimited: number; limits: LimiterStats } {
+    const limits = this.limiter.stats();
+    const { requests, tokens, concurrent } = limits.rateLimited;
+    return {
+      supersededTotal: this.superseder.supersededTotal,
+      supersedable: this.superseder.inFlight,
+      rateLimited: requests + tokens + concurrent,
+      limits,
+    };
   }
 }
 
 export { Superseder, type Supersedable } from './supersession.js';
+export { RateLimiter, type LimiterStats } from './limits/limiter.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RateLimitsConfig } from './limits-schema.js';
 import { SupersessionConfig } from './supersession-schema.js';
 
 /**
@@ -6,6 +7,7 @@ import { SupersessionConfig } from './supersession-schema.js';
  * schema in its own file; this composes them.
  */
 export const PolicyConfig = z.strictObject({
+  limits: RateLimitsConfig.prefault({}),
   supersession: SupersessionConfig.prefault({}),
 });
 

@@ -47,6 +47,14 @@ export function createCompletionHandler(
       const protocol = choose(body);
       ctx.clientProtocol = protocol.name;
       const req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
+      // Rate limits and quotas: every bucket of the user, org and sku checked in one step.
+      const limited = policy.limiter.admit(ctx);
+      if (limited !== undefined) {
+        const refused = limited instanceof GatewayError ? limited : await limited;
+        if (refused !== undefined) throw refused;
+        // The client left or the deadline passed while the shared store answered: already answered.
+        if (ctx.signal.aborted) return;
+      }
       const model = registry.resolve(req.model);
       ctx.model = model.name;
       // A newer request from the same editor and file ends this one's older sibling.

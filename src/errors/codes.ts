@@ -72,7 +72,17 @@ export const ERROR_TABLE = {
   GW_RATE_LIMITED: {
     status: 429,
     message:
-      'Too many requests: a rate limit or quota of this gateway refused this one; retry after the Retry-After delay.',
+      'Too many requests: a requests-per-second limit of this gateway (policy.limits) refused this one; retry after the Retry-After delay.',
+  },
+  GW_QUOTA_EXCEEDED: {
+    status: 429,
+    message:
+      'Token quota used up: a generated-tokens-per-minute quota of this gateway (policy.limits) refused this request; retry after the Retry-After delay.',
+  },
+  GW_TOO_MANY_IN_FLIGHT: {
+    status: 429,
+    message:
+      'Too many requests in flight for this user (policy.limits user.concurrent); let one finish or cancel it, then retry.',
   },
   GW_RATE_LIMIT_UNAVAILABLE: {
     status: 503,

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { ErrorCode } from '../../errors/codes.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { RequestContext } from '../../proxy/context.js';
 import { TokenMeter } from '../../proxy/token-meter.js';
@@ -47,23 +48,18 @@ class SharedStore {
   }
 }
 
-/** What a client is told, per scope and kind: which limit, never whose. */
-const DETAIL: Readonly<Record<Scope, Readonly<Record<LimitKind, string>>>> = {
-  user: {
-    requests: "Limit: this user's requests per second (policy.limits user).",
-    tokens: "Limit: this user's generated tokens per minute (policy.limits user).",
-    concurrent: "Limit: this user's requests in flight (policy.limits user.concurrent); wait for one to finish.",
-  },
-  org: {
-    requests: "Limit: the organisation's requests per second, shared by its users (policy.limits org).",
-    tokens: "Limit: the organisation's generated tokens per minute, shared by its users (policy.limits org).",
-    concurrent: "Limit: the organisation's requests in flight (policy.limits org).",
-  },
-  sku: {
-    requests: "Limit: the plan's requests per second, shared by every user on it (policy.limits sku).",
-    tokens: "Limit: the plan's generated tokens per minute, shared by every user on it (policy.limits sku).",
-    concurrent: "Limit: the plan's requests in flight (policy.limits sku).",
-  },
+/** The code a refusal gets, per kind of limit: clients tell "slow down" from "quota gone" from "too many open". */
+const CODE: Readonly<Record<LimitKind, ErrorCode>> = {
+  requests: 'GW_RATE_LIMITED',
+  tokens: 'GW_QUOTA_EXCEEDED',
+  concurrent: 'GW_TOO_MANY_IN_FLIGHT',
+};
+
+/** What a client is told: whose bucket refused (the user's own, the org's, the plan's), never who. */
+const DETAIL: Readonly<Record<Scope, string>> = {
+  user: "Limit: this user's own (policy.limits user).",
+  org: "Limit: the organisation's, shared by its users (policy.limits org).",
+  sku: "Limit: the plan's, shared by every user on it (policy.limits sku).",
 };
 
 /**
@@ -188,8 +184,8 @@ export class RateLimiter {
     }
     this.#counters.rateLimited[v.kind]++;
     this.#counters.rateLimitedByScope[v.scope]++;
-    return new GatewayError('GW_RATE_LIMITED', {
-      detail: DETAIL[v.scope][v.kind],
+    return new GatewayError(CODE[v.kind], {
+      detail: DETAIL[v.scope],
       retryAfterS: retryAfterS(v.waitMs),
     });
   }

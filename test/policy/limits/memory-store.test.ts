@@ -58,7 +58,10 @@ describe('memory limit store', () => {
   });
 
   it('a refused request takes nothing: the org bucket refusing leaves the user bucket as it was', () => {
-    const { admit, clock } = setup({ user: { requestsPerSecond: 10, burst: 2 }, org: { requestsPerSecond: 1 } });
+    const { admit, clock } = setup({
+      user: { requestsPerSecond: 10, burst: 2 },
+      org: { requestsPerSecond: 1 },
+    });
     admitted(admit('u1'));
     const r = admit('u1');
     assert.equal(!r.ok && r.scope, 'org');
@@ -130,7 +133,10 @@ describe('memory limit store', () => {
   });
 
   it('memory is bounded: past maxKeys idle buckets go first, never one with requests in flight', () => {
-    const { admit, store, clock } = setup({ user: { requestsPerSecond: 100, burst: 100, concurrent: 5 } }, 100);
+    const { admit, store, clock } = setup(
+      { user: { requestsPerSecond: 100, burst: 100, concurrent: 5 } },
+      100,
+    );
     const held = admitted(admit('holder'));
     for (let i = 0; i < 99; i++) admitted(admit(`u${i}`)).settle(0);
     clock.now += 2000; // every bucket refilled: all idle but the holder's

@@ -47,7 +47,9 @@ export function createCompletionHandler(
       const protocol = choose(body);
       ctx.clientProtocol = protocol.name;
       const req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
-      // Rate limits and quotas: every bucket of the user, org and sku checked in one step.
+      // Policy, in order: rewrite rules → experiments → rate limits → supersession → routing.
+      // (Rewrite rules and experiments go here, before the limits.)
+      // Rate limits and quotas: the user's, org's and sku's buckets checked in one step.
       const limited = policy.limiter.admit(ctx);
       if (limited !== undefined) {
         const refused = limited instanceof GatewayError ? limited : await limited;

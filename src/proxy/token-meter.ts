@@ -97,6 +97,7 @@ function leadingInt(buf: Buffer, from: number): number | undefined {
   while (buf[i] === 32) i++;
   let n = 0;
   const start = i;
-  for (let c = buf[i]; c !== undefined && c >= 48 && c <= 57 && i - start < 12; c = buf[++i]) n = n * 10 + c - 48;
+  for (let c = buf[i]; c !== undefined && c >= 48 && c <= 57 && i - start < 12; c = buf[++i])
+    n = n * 10 + c - 48;
   return i === start ? undefined : n;
 }

@@ -37,7 +37,11 @@ describe('TokenMeter', () => {
   it('passed-through SSE: a usage in the stream replaces the estimate', () => {
     const m = new TokenMeter();
     m.sse(Buffer.from(event('a') + event('b')));
-    m.sse(Buffer.from('data: {"choices":[],"usage":{"prompt_tokens":10,"completion_tokens": 42}}\n\ndata: [DONE]\n\n'));
+    m.sse(
+      Buffer.from(
+        'data: {"choices":[],"usage":{"prompt_tokens":10,"completion_tokens": 42}}\n\ndata: [DONE]\n\n',
+      ),
+    );
     assert.equal(m.tokens, 42);
   });
 

@@ -140,7 +140,9 @@ export class RateLimiter {
     if (store === undefined) return this.#decide(ctx, UNCHECKED);
     if (plan.meters) ctx.tokens = new TokenMeter();
     const verdict = store.admit(id, plan, plan.concurrent === undefined ? 0 : leaseMs(ctx));
-    return verdict instanceof Promise ? verdict.then((v) => this.#decide(ctx, v)) : this.#decide(ctx, verdict);
+    return verdict instanceof Promise
+      ? verdict.then((v) => this.#decide(ctx, v))
+      : this.#decide(ctx, verdict);
   }
 
   /** Counters for metrics and tests. */

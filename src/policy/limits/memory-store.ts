@@ -22,7 +22,9 @@ class Entity {
     if (this.inFlight > 0) return false;
     const r = this.rule;
     if (r === undefined) return true;
-    return full(this.requests, this.requestsAt, now, r.requests) && full(this.tokens, this.tokensAt, now, r.tokens);
+    return (
+      full(this.requests, this.requestsAt, now, r.requests) && full(this.tokens, this.tokensAt, now, r.tokens)
+    );
   }
 }
 
@@ -97,7 +99,9 @@ export class MemoryLimitStore implements LimitStore {
   admit(subject: LimitSubject, plan: Plan, _leaseMs: number): Verdict {
     const now = this.#now();
     const user =
-      plan.user !== undefined || plan.concurrent !== undefined ? this.#users.get(subject.uid, now) : undefined;
+      plan.user !== undefined || plan.concurrent !== undefined
+        ? this.#users.get(subject.uid, now)
+        : undefined;
     const org =
       plan.org !== undefined && subject.org !== undefined ? this.#orgs.get(subject.org, now) : undefined;
     const sku = plan.sku !== undefined ? this.#skus.get(subject.sku, now) : undefined;

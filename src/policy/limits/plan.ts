@@ -99,9 +99,12 @@ function rule(scope: Scope, limits: SharedLimits | undefined): ScopeRule | undef
   if (limits === undefined) return undefined;
   const rps = limits.requestsPerSecond;
   const requests: BucketSpec | undefined =
-    rps === undefined ? undefined : { ratePerMs: rps / 1000, capacity: limits.burst ?? Math.max(1, Math.ceil(rps)) };
+    rps === undefined
+      ? undefined
+      : { ratePerMs: rps / 1000, capacity: limits.burst ?? Math.max(1, Math.ceil(rps)) };
   const tpm = limits.tokensPerMinute;
-  const tokens: BucketSpec | undefined = tpm === undefined ? undefined : { ratePerMs: tpm / 60_000, capacity: tpm };
+  const tokens: BucketSpec | undefined =
+    tpm === undefined ? undefined : { ratePerMs: tpm / 60_000, capacity: tpm };
   if (requests === undefined && tokens === undefined) return undefined;
   return {
     scope,

@@ -25,8 +25,8 @@ function setup(limits: Record<string, unknown>, maxKeys = 100) {
 }
 
 const admitted = (v: Verdict): Admitted => {
-  assert.equal(v.ok, true, `expected admitted, got ${JSON.stringify(v)}`);
-  return v as Admitted;
+  assert.ok(v.ok, `expected admitted, got ${JSON.stringify(v)}`);
+  return v;
 };
 
 describe('memory limit store', () => {

@@ -167,6 +167,26 @@ describe('rate limits over sockets (memory store)', () => {
     assert.equal(gw.policy.stats().limits.rateLimited.tokens, 1);
   });
 
+  it('tokens per minute, bytes passed through untouched: counted from the SSE events as they pass', async () => {
+    const { session } = await gateway({ user: { tokensPerMinute: 60 } });
+    const token = tokenFor('ivan');
+    let spent = 0;
+    let last;
+    for (let i = 0; i < 4; i++) {
+      // No stop sequence to enforce: the upstream's bytes go out untouched (PassThroughOut).
+      last = await complete(session, token, { max_tokens: 25, stop: [] });
+      if (last.status !== 200) break;
+      // Undecoded, every event but [DONE] counts, the one that only ends the choice included.
+      spent += sseEvents(last.body).filter((e) => e !== '[DONE]').length;
+    }
+    assert.ok(last !== undefined);
+    assert.equal(last.status, 429);
+    assert.equal(codeOf(last), 'GW_QUOTA_EXCEEDED');
+    const debt = spent - 60;
+    const retryAfter = Number(last.headers['retry-after']);
+    assert.ok(Math.abs(retryAfter - debt) <= 1, `${retryAfter} s for a debt of ${debt}`);
+  });
+
   it('requests without an identity are never limited (auth.mode none)', async () => {
     const gw = await startGateway(
       validateConfig({

@@ -1,6 +1,7 @@
 import { startGateway, type Gateway } from '../server/gateway.js';
 import { skipDeprecatedBindAccessor } from '../server/node-workarounds.js';
 import { logHealthChanges } from '../telemetry/health-log.js';
+import { logLimitsStore } from '../telemetry/limits-log.js';
 import { isGwMessage, type FromWorker, type ToWorker } from './worker-messages.js';
 
 /**
@@ -43,6 +44,7 @@ export async function runWorker(): Promise<number> {
     return 1;
   }
   logHealthChanges((line) => process.stderr.write(line));
+  logLimitsStore((line) => process.stderr.write(line));
 
   await new Promise<void>((resolve) => {
     let stopping = false;

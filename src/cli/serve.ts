@@ -9,6 +9,7 @@ import { startGateway } from '../server/gateway.js';
 import type { ReloadResult } from '../server/reload-plan.js';
 import { skipDeprecatedBindAccessor } from '../server/node-workarounds.js';
 import { logHealthChanges } from '../telemetry/health-log.js';
+import { logLimitsStore } from '../telemetry/limits-log.js';
 import type { Simulator } from '../simulator/index.js';
 import { intFlag, parseFlags, str, strs, UsageError } from './args.js';
 import { SUPERVISED_ENV } from './launcher.js';
@@ -181,6 +182,7 @@ export async function serveCommand(argv: string[], out: NodeJS.WritableStream): 
 async function startInProcess(config: GatewayConfig): Promise<Serving> {
   const gateway = await startGateway(config);
   logHealthChanges((line) => process.stderr.write(line));
+  logLimitsStore((line) => process.stderr.write(line));
   return {
     facts: {
       urls: [...gateway.urls],

@@ -69,6 +69,26 @@ export const ERROR_TABLE = {
     status: 404,
     message: 'The requested model or engine is not configured on this gateway.',
   },
+  GW_RATE_LIMITED: {
+    status: 429,
+    message:
+      'Too many requests: a requests-per-second limit of this gateway (policy.limits) refused this one; retry after the Retry-After delay.',
+  },
+  GW_QUOTA_EXCEEDED: {
+    status: 429,
+    message:
+      'Token quota used up: a generated-tokens-per-minute quota of this gateway (policy.limits) refused this request; retry after the Retry-After delay.',
+  },
+  GW_TOO_MANY_IN_FLIGHT: {
+    status: 429,
+    message:
+      'Too many requests in flight for this user (policy.limits user.concurrent); let one finish or cancel it, then retry.',
+  },
+  GW_RATE_LIMIT_UNAVAILABLE: {
+    status: 503,
+    message:
+      'The shared rate-limit store could not be reached and this gateway refuses unchecked requests (policy.limits.redis.failOpen: false); retry shortly.',
+  },
   GW_NO_CAPACITY: {
     status: 503,
     message: 'No upstream capacity is available right now; retry after the indicated delay.',

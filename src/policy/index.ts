@@ -2,6 +2,7 @@ import { RuleSet } from './rules/index.js';
 import type { Registry } from '../routing/registry.js';
 import { Experiments } from './experiments.js';
 import { Mirrors } from './mirror.js';
+import { RateLimiter, type LimiterStats } from './limits/limiter.js';
 import type { PolicyConfig } from './schema.js';
 import type { MirrorStats } from './shadow.js';
 import { Superseder } from './supersession.js';
@@ -16,6 +17,7 @@ export class Policy {
   readonly superseder: Superseder;
   readonly experiments: Experiments;
   readonly mirrors: Mirrors;
+  readonly limiter: RateLimiter;
 
   /**
    * With `previous` (a config reload), state that outlives a config is taken over from it.
@@ -27,17 +29,38 @@ export class Policy {
     this.superseder = new Superseder(cfg.supersession, previous?.superseder);
     this.experiments = new Experiments(cfg.experiments, registry);
     this.mirrors = new Mirrors(cfg.mirrors, registry, previous?.mirrors);
+    this.limiter = new RateLimiter(cfg.limits, previous?.limiter);
   }
 
-  /** Its config was replaced and its last request has ended: release what it holds. */
-  async close(): Promise<void> {}
+  /**
+   * Connects what needs a connection (the Redis rate-limit store, or takes over the previous
+   * Policy's); bounded in time, never rejects.
+   */
+  async start(): Promise<void> {
+    await this.limiter.start();
+  }
+
+  /** Its config was replaced and its last request has ended (or the gateway stops): release what it holds. */
+  async close(): Promise<void> {
+    await this.limiter.close();
+  }
 
   /** Counters for tests, readiness and metrics. */
-  stats(): { supersededTotal: number; supersedable: number; mirrors: Record<string, MirrorStats> } {
+  stats(): {
+    supersededTotal: number;
+    supersedable: number;
+    mirrors: Record<string, MirrorStats>;
+    rateLimited: number;
+    limits: LimiterStats;
+  } {
+    const limits = this.limiter.stats();
+    const { requests, tokens, concurrent } = limits.rateLimited;
     return {
       supersededTotal: this.superseder.supersededTotal,
       supersedable: this.superseder.inFlight,
       mirrors: this.mirrors.stats(),
+      rateLimited: requests + tokens + concurrent,
+      limits,
     };
   }
 }
@@ -46,3 +69,4 @@ export { RuleSet, type RuleOutcome } from './rules/index.js';
 export { Superseder, type Supersedable } from './supersession.js';
 export { EXPERIMENT_HEADER, type Enrollment, type ExperimentArm } from './experiments.js';
 export type { MirrorStats } from './shadow.js';
+export { RateLimiter, type LimiterStats } from './limits/limiter.js';

@@ -3,6 +3,7 @@ import { RulesConfig } from './rules-schema.js';
 import { experimentReferenceIssues, ExperimentsConfig } from './experiments-schema.js';
 import { mirrorReferenceIssues, MirrorsConfig } from './mirror-schema.js';
 import { catalogOf, isRecord, type ReferenceIssue } from './references.js';
+import { RateLimitsConfig } from './limits-schema.js';
 import { SupersessionConfig } from './supersession-schema.js';
 
 /**
@@ -11,6 +12,7 @@ import { SupersessionConfig } from './supersession-schema.js';
  */
 export const PolicyConfig = z.strictObject({
   rules: RulesConfig,
+  limits: RateLimitsConfig.prefault({}),
   supersession: SupersessionConfig.prefault({}),
   experiments: ExperimentsConfig,
   mirrors: MirrorsConfig,

@@ -64,7 +64,14 @@ export function createCompletionHandler(
       );
       if (enrolled !== undefined) ({ req, model } = enrolled.apply(ex, ctx, req, model));
       ctx.model = model.name;
-      // (rate limits: policy.limits, here)
+      // Rate limits and quotas: the user's, org's and sku's buckets checked in one step.
+      const limited = policy.limiter.admit(ctx);
+      if (limited !== undefined) {
+        const refused = limited instanceof GatewayError ? limited : await limited;
+        if (refused !== undefined) throw refused;
+        // The client left or the deadline passed while the shared store answered: already answered.
+        if (ctx.signal.aborted) return;
+      }
       // A newer request from the same editor and file ends this one's older sibling.
       const supersession = policy.superseder.keyOf({
         header: (name) => ex.header(name),

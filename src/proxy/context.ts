@@ -6,6 +6,7 @@ import type { GatewayError } from '../errors/gateway-error.js';
 import type { Enrollment } from '../policy/experiments.js';
 import { channels } from '../telemetry/events.js';
 import { RequestSignal } from './request-signal.js';
+import type { TokenMeter } from './token-meter.js';
 
 /** The verified caller, from the gateway token: what policy, rate limits and telemetry key on. */
 export interface RequestIdentity {
@@ -64,6 +65,8 @@ export class RequestContext {
   durationMs: number | undefined;
   chunks = 0;
   bytesOut = 0;
+  /** Counts generated tokens; set only when a tokens-per-minute quota applies (policy/limits). */
+  tokens: TokenMeter | undefined;
   private finished = false;
   private finishCallbacks: (() => void)[] | undefined;
 

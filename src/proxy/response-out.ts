@@ -42,6 +42,7 @@ export class PassThroughOut implements ResponseOut {
       this.#started = true;
       startResponse(this.ex, this.ctx, this.contentType);
     }
+    this.ctx.tokens?.sse(chunk);
     this.ctx.bytesOut += chunk.length;
     return this.ex.write(chunk);
   }
@@ -173,7 +174,12 @@ export class TranscodeOut implements ResponseOut {
   }
 
   #event(e: CompletionEvent): void {
-    if (e.type === 'usage') return this.#emit(e);
+    if (e.type === 'usage') {
+      this.ctx.tokens?.usage(e.completionTokens);
+      return this.#emit(e);
+    }
+    // Generated, so counted, even when the gateway has already ended the choice.
+    if (e.type === 'text') this.ctx.tokens?.text();
     const c = this.#choices[e.index];
     if (c === undefined || c.done) return; // a choice we did not ask for, or one already over
     if (e.type === 'finish') return this.#finishChoice(e.index, e.reason);

@@ -123,7 +123,9 @@ export class ScanOut implements ResponseOut {
   }
 
   readonly #onEvent = (e: CompletionEvent): void => {
-    if (e.type === 'usage') return;
+    if (e.type === 'usage') return this.ctx.tokens?.usage(e.completionTokens);
+    // Generated, so counted, even when the gateway has already ended the choice.
+    if (e.type === 'text') this.ctx.tokens?.text();
     const w = this.#watched[e.index];
     if (w === undefined || w.done) {
       (this.#drops ??= new Set()).add(e.index);

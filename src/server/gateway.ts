@@ -63,6 +63,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   }
   let gen = Generation.of(config, auth, registry);
   gen.start();
+  await gen.policy.start(); // the rate-limit store's connection: bounded, never rejects
   /** Generations replaced by a reload and still finishing their requests. */
   const retiring = new Set<Generation>();
   const engines = createProtocolServers(config.limits);

@@ -41,7 +41,10 @@ export class Generation {
     auth: AuthService | undefined,
     previous?: Generation,
   ): Promise<Generation> {
-    return Generation.of(config, auth, await Registry.create(config, previous?.registry), previous);
+    const gen = Generation.of(config, auth, await Registry.create(config, previous?.registry), previous);
+    // A new rate-limit store connects before the swap (bounded; never rejects).
+    await gen.policy.start();
+    return gen;
   }
 
   /** A generation on a registry already built (start-up builds it before auth). */

@@ -25,10 +25,10 @@ async function workerPids(gw: Running): Promise<number[]> {
 async function pidOfFreshConnection(url: string): Promise<number> {
   const session = await h2connect(url);
   try {
-    const r = await h2request(session, '/healthz', undefined, {}, 'GET');
+    const r = await bounded(h2request(session, '/healthz', undefined, {}, 'GET'), 'GET /healthz');
     return (JSON.parse(r.body) as { pid: number }).pid;
   } finally {
-    session.close();
+    session.destroy();
   }
 }
 
@@ -39,11 +39,23 @@ async function completionOnFreshConnection(
 ): Promise<string> {
   const session = await h2connect(url);
   try {
-    const r = await h2request(session, PATH, copilotBody({ max_tokens: 4, stream: true }), headers);
+    const r = await bounded(
+      h2request(session, PATH, copilotBody({ max_tokens: 4, stream: true }), headers),
+      'a completion',
+    );
     return r.status === 200 && r.body.includes('data: [DONE]') ? 'ok' : `${r.status} ${r.body.slice(0, 100)}`;
   } finally {
-    session.close();
+    session.destroy();
   }
+}
+
+/** A request that does not answer in 5 s fails the test instead of hanging it. */
+function bounded<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within 5 s`)), 5000);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 const alive = (pid: number): boolean => {
@@ -99,13 +111,16 @@ describe('serve --workers', () => {
 
     const [victim, survivor] = pids as [number, number];
     process.kill(victim, 'SIGKILL');
-    // Until the replacement listens, the survivor takes every connection: nothing fails.
-    for (let i = 0; i < 6; i++) assert.equal(await completionOnFreshConnection(gw.url), 'ok');
+    // node:cluster hands a connection accepted in the moment between the kill and the primary
+    // noticing it to the dead worker, where it hangs (a limit of node:cluster, docs/configuration.md):
+    // new connections are made once the primary has noticed.
     await eventually(
       () => new RegExp(`worker ${victim} exited \\(SIGKILL\\); starting another`).test(gw?.stderr() ?? ''),
       5000,
       'the primary to notice the dead worker',
     );
+    // Until the replacement listens, the survivor takes every connection: nothing fails.
+    for (let i = 0; i < 6; i++) assert.equal(await completionOnFreshConnection(gw.url), 'ok');
     const now = new Set<number>();
     await eventually(
       async () => {

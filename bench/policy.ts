@@ -30,6 +30,8 @@ const BENCH_KEY = 'gw_policy-bench-key-0123456789abcdef';
 
 export interface Settings {
   rounds: number;
+  /** Measured every round, in this order; none and policy always. */
+  variants: Variant[];
   rate: number;
   durationS: number;
   warmupS: number;
@@ -38,7 +40,7 @@ export interface Settings {
   pin: boolean;
 }
 
-export const DEFAULTS: Readonly<Omit<Settings, 'pin'>> = Object.freeze({
+export const DEFAULTS: Readonly<Omit<Settings, 'pin' | 'variants'>> = Object.freeze({
   rounds: 3,
   rate: 1500,
   durationS: 8,
@@ -149,12 +151,23 @@ export function policySection(): Record<string, unknown> {
   return { rules, experiments };
 }
 
-export const VARIANTS = ['none', 'policy'] as const;
+/** none and policy are the verdict; rules and experiments (--variants) split the cost between them. */
+export const VARIANTS = ['none', 'policy', 'rules', 'experiments'] as const;
 export type Variant = (typeof VARIANTS)[number];
+const LABELS: Record<Variant, string> = {
+  none: 'none',
+  policy: '50 rules + 3 experiments',
+  rules: '50 rules',
+  experiments: '3 experiments',
+};
 
 export function gatewayConfig(simUrl: string, variant: Variant): Record<string, unknown> {
   const base = baseConfig(simUrl);
-  return variant === 'none' ? base : { ...base, policy: policySection() };
+  const { rules, experiments } = policySection();
+  if (variant === 'none') return base;
+  if (variant === 'rules') return { ...base, policy: { rules } };
+  if (variant === 'experiments') return { ...base, policy: { experiments } };
+  return { ...base, policy: { rules, experiments } };
 }
 
 export interface PolicyRun extends MeasuredLoad {
@@ -200,7 +213,7 @@ export function renderMarkdown(
   const rows = runs.map((r) =>
     line([
       String(r.round),
-      r.variant === 'none' ? 'none' : '50 rules + 3 experiments',
+      LABELS[r.variant],
       f0(r.load.rps),
       f0(r.cpuUsPerReq),
       `${f2(r.load.ttfb.p50)} / ${f2(r.load.ttfb.p99)}`,
@@ -254,6 +267,7 @@ export function parseSettings(argv: string[]): Settings {
       rate: { type: 'string' },
       'duration-s': { type: 'string' },
       'warmup-s': { type: 'string' },
+      variants: { type: 'string' },
       quick: { type: 'boolean' },
       'no-pin': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -261,7 +275,8 @@ export function parseSettings(argv: string[]): Settings {
   });
   if (values.help === true) {
     process.stdout.write(
-      'usage: node dist/bench/policy.js [--quick] [--rounds N] [--rate RPS] [--duration-s S] [--warmup-s S] [--no-pin]\n',
+      'usage: node dist/bench/policy.js [--quick] [--rounds N] [--rate RPS] [--duration-s S] [--warmup-s S]\n' +
+        '         [--variants none,policy,rules,experiments] [--no-pin]\n',
     );
     process.exit(0);
   }
@@ -274,6 +289,7 @@ export function parseSettings(argv: string[]): Settings {
   };
   return {
     rounds: Math.round(num(values.rounds, quick ? 1 : DEFAULTS.rounds, 'rounds', 1)),
+    variants: variantsFlag(values.variants),
     rate: num(values.rate, DEFAULTS.rate, 'rate', 1),
     durationS: num(values['duration-s'], quick ? 3 : DEFAULTS.durationS, 'duration-s', 1),
     warmupS: num(values['warmup-s'], quick ? 1 : DEFAULTS.warmupS, 'warmup-s', 0),
@@ -281,6 +297,15 @@ export function parseSettings(argv: string[]): Settings {
     maxTokens: DEFAULTS.maxTokens,
     pin: values['no-pin'] !== true && os.availableParallelism() >= 2,
   };
+}
+
+/** --variants a,b: none and policy always run (the verdict); rules and experiments may be added. */
+function variantsFlag(v: string | undefined): Variant[] {
+  const asked = (v ?? 'none,policy').split(',').map((x) => x.trim());
+  for (const a of asked)
+    if (!(VARIANTS as readonly string[]).includes(a))
+      throw new Error(`--variants: unknown "${a}" (${VARIANTS.join(', ')})`);
+  return VARIANTS.filter((x) => x === 'none' || x === 'policy' || asked.includes(x));
 }
 
 /** The bench user's gateway token, from the token exchange (as an editor gets one). */
@@ -361,7 +386,7 @@ async function main(): Promise<void> {
     void process.stderr.write(
       `[policy ${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`,
     );
-  const boundMs = s.rounds * VARIANTS.length * (s.warmupS + s.durationS + 50) * 1000 + 30_000;
+  const boundMs = s.rounds * s.variants.length * (s.warmupS + s.durationS + 50) * 1000 + 30_000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`policy: FAILED: still running after ${boundMs / 1000} s\n`);
     process.exit(1);
@@ -388,7 +413,7 @@ async function main(): Promise<void> {
     }
     const runs: PolicyRun[] = [];
     for (let round = 1; round <= s.rounds; round++)
-      for (const variant of VARIANTS) {
+      for (const variant of s.variants) {
         const run = await measure(s, round, variant, sim);
         runs.push(run);
         log(

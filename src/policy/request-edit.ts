@@ -19,8 +19,8 @@ const OPENAI_NAMED: ReadonlySet<WireFormat> = new Set<WireFormat>(['openai-compl
 /**
  * The request with `params` set, its normalized fields, its parsed body and its bytes agreeing:
  * adapters reuse the client's bytes when formats match (protocol/upstream/openai.ts), so a
- * changed field must be in them too. Costs one serialisation of the body; only requests whose
- * parameters change pay it.
+ * changed field must be in them too: the bytes are dropped and the adapter serializes the edited
+ * body once. Only requests whose parameters change pay it.
  */
 export function withParams(req: CompletionRequest, params: RequestParams): CompletionRequest {
   const fields: Record<string, unknown> = {};
@@ -34,7 +34,8 @@ export function withParams(req: CompletionRequest, params: RequestParams): Compl
     // No stop sequences: the field goes (some servers refuse an empty list).
     if (params.stop?.length === 0) delete edited.stop;
     body = edited;
-    raw = Buffer.from(JSON.stringify(body));
+    // The adapter serializes the edited body when it sends it (once, after every policy's edits).
+    raw = undefined;
   }
   return {
     ...req,

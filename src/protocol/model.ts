@@ -55,8 +55,12 @@ export interface CompletionRequest {
   readonly client: ClientInfo;
   /** The wire format of the client's body: an upstream of the same format may reuse it. */
   readonly origin: WireFormat;
-  /** The client's bytes and their parse: passed on untouched when the upstream speaks the same format. */
-  readonly raw: Buffer;
+  /**
+   * The client's bytes and their parse: passed on untouched when the upstream speaks the same
+   * format. Undefined once a policy edited the body: the adapter serializes `body` then, once,
+   * rather than every edit re-serializing a body of kilobytes on the way.
+   */
+  readonly raw: Buffer | undefined;
   readonly body: Readonly<Record<string, unknown>>;
 }
 

@@ -141,7 +141,8 @@ export class Draft {
     }
     if (edited !== undefined) {
       body = edited;
-      raw = Buffer.from(JSON.stringify(edited));
+      // The adapter serializes the edited body when it sends it: once, after every policy's edits.
+      raw = undefined;
     }
     const v = this.#values;
     return {

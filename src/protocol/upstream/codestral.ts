@@ -14,7 +14,8 @@ export const codestralAdapter: UpstreamAdapter = {
   maxChoices: 1,
   needsFimTemplate: false,
   path: (t) => `${t.basePath === '' ? '/v1' : t.basePath}/fim/completions`,
-  body: (req, t) => (reusable(req.body, t) ? req.raw : Buffer.from(JSON.stringify(fimBody(req, t)))),
+  body: (req, t) =>
+    req.raw !== undefined && reusable(req.body, t) ? req.raw : Buffer.from(JSON.stringify(fimBody(req, t))),
   decoder: () => new FimChunkDecoder(),
 };
 

@@ -40,7 +40,7 @@ export function completionsBody(
   const reusable =
     Object.keys(override).length === 0 &&
     (passThrough || (b.stream === true && b.stream_options === undefined));
-  if (reusable) {
+  if (reusable && req.raw !== undefined) {
     if (!opts.model || b.model === t.upstreamModel) return req.raw;
     if (b.model === undefined) return spliceModel(req.raw, t.modelField);
   }

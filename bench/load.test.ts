@@ -28,7 +28,7 @@ function options(overrides: Partial<LoadOptions>): LoadOptions {
     maxInflight: 64,
     client: 'raw',
     sync: false,
-    authorization: undefined,
+    authorization: [],
     affinity: undefined,
     statsUrls: [],
     editors: false,

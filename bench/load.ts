@@ -49,7 +49,11 @@ export interface LoadOptions {
   client: 'raw' | 'node';
   sync: boolean;
   /** Authorization header value sent on every request (a gateway token), or undefined. */
-  authorization: string | undefined;
+  /**
+   * Authorization header values; connection i sends the (i mod n)-th on every request (one user
+   * per connection, as an editor holds one). Empty: none.
+   */
+  authorization: readonly string[];
   /** Editor sessions and files per session (the affinity workload); undefined = the fixed bodies. */
   affinity: { sessions: number; files: number; seed: number } | undefined;
   /** Simulator /stats URLs whose prefix-cache counters are read just before and after the measured phase. */
@@ -217,7 +221,7 @@ class RawTransport implements Transport {
     url: string,
     private readonly path: string,
     private readonly connections: number,
-    private readonly authorization: string | undefined,
+    private readonly authorization: readonly string[],
   ) {
     const u = new URL(url);
     this.host = u.hostname;
@@ -226,7 +230,7 @@ class RawTransport implements Transport {
 
   async connect(): Promise<void> {
     for (let i = 0; i < this.connections; i++)
-      this.conns.push(new RawH2Connection(this.host, this.port, this.path, this.authorization));
+      this.conns.push(new RawH2Connection(this.host, this.port, this.path, authOf(this.authorization, i)));
     await Promise.all(this.conns.map((c) => c.ready));
   }
 
@@ -234,7 +238,7 @@ class RawTransport implements Transport {
     const i = this.next++ % this.conns.length;
     let conn = this.conns[i];
     if (conn === undefined || !conn.usable) {
-      conn = new RawH2Connection(this.host, this.port, this.path, this.authorization);
+      conn = new RawH2Connection(this.host, this.port, this.path, authOf(this.authorization, i));
       this.conns[i] = conn;
     }
     const c = conn;
@@ -255,7 +259,7 @@ class NodeTransport implements Transport {
     private readonly url: string,
     private readonly path: string,
     private readonly connections: number,
-    private readonly authorization: string | undefined,
+    private readonly authorization: readonly string[],
   ) {}
 
   async connect(): Promise<void> {
@@ -288,7 +292,7 @@ class NodeTransport implements Transport {
         ':method': 'POST',
         ':path': this.path,
         'content-type': 'application/json',
-        ...(this.authorization === undefined ? {} : { authorization: this.authorization }),
+        ...(this.authorization.length === 0 ? {} : { authorization: authOf(this.authorization, i) }),
         ...extra?.fields,
       });
     } catch {
@@ -310,6 +314,11 @@ class NodeTransport implements Transport {
   close(): void {
     for (const s of this.sessions) s.destroy();
   }
+}
+
+/** The authorization of connection i: the list in turn, one per connection. */
+function authOf(list: readonly string[], i: number): string | undefined {
+  return list.length === 0 ? undefined : list[i % list.length];
 }
 
 class LoadClient {
@@ -494,7 +503,7 @@ async function main(): Promise<void> {
       'max-inflight': { type: 'string' },
       client: { type: 'string' },
       sync: { type: 'boolean' },
-      authorization: { type: 'string' },
+      authorization: { type: 'string', multiple: true },
       sessions: { type: 'string' },
       files: { type: 'string' },
       seed: { type: 'string' },
@@ -520,7 +529,7 @@ async function main(): Promise<void> {
     maxInflight: Math.max(1, numberFlag(values['max-inflight'], 4096, 'max-inflight')),
     client: values.client === 'node' ? 'node' : 'raw',
     sync: values.sync === true,
-    authorization: values.authorization,
+    authorization: values.authorization ?? [],
     affinity: affinityFlags(values.sessions, values.files, values.seed),
     statsUrls: values['stats-url'] ?? [],
     editors: values.editors === true,

@@ -8,6 +8,7 @@
 //
 //   npx tsc -p . && node dist/bench/policy.js [--quick] [--rounds N] [--rate RPS] [--no-pin]
 import { mkdirSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import http2 from 'node:http2';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hashApiKey } from '../src/auth/verifiers/static.js';
 import { SERVE_NODE_FLAGS } from '../src/cli/launcher.js';
+import type { SimulatorStats } from '../src/simulator/index.js';
 import { measuredLoad, type MeasuredLoad } from './measured-load.js';
 import { pinToCpus, startService, stop, type Service } from './processes.js';
 import { DISTURBED_OTHER_CPU_PERCENT } from './report.js';
@@ -26,11 +28,15 @@ const BIN = join(ROOT, 'bin/ghostwire.js');
 /** The gateway gets CPU 1 to itself; the simulator, the load client and this process share CPU 0. */
 const GATEWAY_CPU = '1';
 const LOAD_CPU = '0';
-const BENCH_KEY = 'gw_policy-bench-key-0123456789abcdef';
+/** One user per load connection (as an editor is one user on one connection): experiments split them. */
+const USERS = Array.from({ length: 8 }, (_, i) => ({
+  uid: `dev-${i + 1}`,
+  key: `gw_policy-bench-key-${i + 1}-0123456789abcdef`,
+}));
 
 export interface Settings {
   rounds: number;
-  /** Measured every round, in this order; none and policy always. */
+  /** Measured every round, in this order; none always. */
   variants: Variant[];
   rate: number;
   durationS: number;
@@ -69,15 +75,13 @@ function baseConfig(simUrl: string): Record<string, unknown> {
       signingKeys: [{ id: 'bench', secret: 'policy-bench-signing-secret-0123456789abcdef' }],
       verifier: {
         type: 'static',
-        users: [
-          {
-            uid: 'bench',
-            login: 'bench',
-            sku: 'copilot_enterprise_seat',
-            org: 'acme',
-            apiKeySha256: hashApiKey(BENCH_KEY),
-          },
-        ],
+        users: USERS.map((u) => ({
+          uid: u.uid,
+          login: u.uid,
+          sku: 'copilot_enterprise_seat',
+          org: 'acme',
+          apiKeySha256: hashApiKey(u.key),
+        })),
       },
     },
   };
@@ -151,14 +155,34 @@ export function policySection(): Record<string, unknown> {
   return { rules, experiments };
 }
 
-/** none and policy are the verdict; rules and experiments (--variants) split the cost between them. */
-export const VARIANTS = ['none', 'policy', 'rules', 'experiments'] as const;
+/**
+ * none and policy are the verdict; rules, experiments and idle (--variants) split the cost: each
+ * feature alone, and both configured with nothing to do for this traffic (the machinery alone).
+ */
+/**
+ * The same rules and experiments with every action made a no-op for this traffic (rules for a
+ * plugin nobody sends, arms that change nothing): the cost of the machinery alone — matching,
+ * assignment, the header — without the edits, which a request pays only when a rule fires.
+ */
+function idlePolicy(rules: unknown, experiments: unknown): Record<string, unknown> {
+  const r = (rules as Record<string, unknown>[]).map((rule) => ({
+    ...rule,
+    match: { ...(rule.match as object), plugin: 'nobody-sends-this' },
+  }));
+  const e = (
+    experiments as { name: string; match?: unknown; arms: { name: string; weight: number }[] }[]
+  ).map((x) => ({ ...x, arms: x.arms.map((a) => ({ name: a.name, weight: a.weight })) }));
+  return { rules: r, experiments: e };
+}
+
+export const VARIANTS = ['none', 'policy', 'rules', 'experiments', 'idle'] as const;
 export type Variant = (typeof VARIANTS)[number];
 const LABELS: Record<Variant, string> = {
   none: 'none',
   policy: '50 rules + 3 experiments',
   rules: '50 rules',
   experiments: '3 experiments',
+  idle: '50 rules + 3 experiments that change nothing',
 };
 
 export function gatewayConfig(simUrl: string, variant: Variant): Record<string, unknown> {
@@ -167,12 +191,15 @@ export function gatewayConfig(simUrl: string, variant: Variant): Record<string, 
   if (variant === 'none') return base;
   if (variant === 'rules') return { ...base, policy: { rules } };
   if (variant === 'experiments') return { ...base, policy: { experiments } };
+  if (variant === 'idle') return { ...base, policy: idlePolicy(rules, experiments) };
   return { ...base, policy: { rules, experiments } };
 }
 
 export interface PolicyRun extends MeasuredLoad {
   round: number;
   variant: Variant;
+  /** Tokens the simulator generated per request in the measured phase: the edits may change the answers. */
+  tokensPerRequest: number;
 }
 
 /** Every way a run can be wrong; empty when sound. */
@@ -187,11 +214,11 @@ export function checkRun(run: PolicyRun, s: Pick<Settings, 'rate'>): string[] {
   return p;
 }
 
-/** Policy CPU over no-policy CPU, per round (each round runs both back to back). */
-export function roundRatios(runs: readonly PolicyRun[]): number[] {
+/** A variant's CPU over no policy's, per round (each round runs every variant back to back). */
+export function roundRatios(runs: readonly PolicyRun[], variant: Variant = 'policy'): number[] {
   const out: number[] = [];
   for (const r of runs) {
-    if (r.variant !== 'policy') continue;
+    if (r.variant !== variant) continue;
     const none = runs.find((x) => x.round === r.round && x.variant === 'none');
     if (none !== undefined && none.cpuUsPerReq > 0) out.push(r.cpuUsPerReq / none.cpuUsPerReq);
   }
@@ -209,7 +236,15 @@ export function renderMarkdown(
 ): string {
   const cpu = os.cpus();
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
-  const header = ['Round', 'Policy', 'Req/s', 'Gateway CPU µs/req', 'TTFB p50 / p99 ms', 'Other CPU %'];
+  const header = [
+    'Round',
+    'Policy',
+    'Req/s',
+    'Gateway CPU µs/req',
+    'TTFB p50 / p99 ms',
+    'Tokens/req',
+    'Other CPU %',
+  ];
   const rows = runs.map((r) =>
     line([
       String(r.round),
@@ -217,14 +252,21 @@ export function renderMarkdown(
       f0(r.load.rps),
       f0(r.cpuUsPerReq),
       `${f2(r.load.ttfb.p50)} / ${f2(r.load.ttfb.p99)}`,
+      f2(r.tokensPerRequest),
       `${f0(r.otherCpuPercent)}${r.otherCpuPercent > DISTURBED_OTHER_CPU_PERCENT ? ' (disturbed)' : ''}`,
     ]),
   );
-  const ratios = roundRatios(runs);
-  const med = median(ratios);
-  const verdict = Number.isFinite(med) && med < MAX_POLICY_CPU_RATIO ? 'PASS' : 'FAIL';
   const perReq = (v: Variant): number =>
     median(runs.filter((r) => r.variant === v).map((r) => r.cpuUsPerReq));
+  const present = VARIANTS.filter((v) => v !== 'none' && runs.some((r) => r.variant === v));
+  const summary = present.map((v) => {
+    const ratios = roundRatios(runs, v);
+    const med = median(ratios);
+    const head = `${LABELS[v]} over none: ${f2(med)}× (median of rounds; ${ratios.map((x) => `${f2(x)}×`).join(', ')}), ${f0(perReq(v) - perReq('none'))} µs/request`;
+    if (v !== 'policy') return `- ${head}.`;
+    const verdict = Number.isFinite(med) && med < MAX_POLICY_CPU_RATIO ? 'PASS' : 'FAIL';
+    return `- **${head}. Target < ${MAX_POLICY_CPU_RATIO}×: ${verdict}.**`;
+  });
   return [
     '## Policy cost',
     '',
@@ -236,17 +278,18 @@ export function renderMarkdown(
     `Method: one \`ghostwire simulate --ttft-ms 1 --token-ms 1 --max-tokens ${s.maxTokens}\`; per run a fresh \`ghostwire serve --config\` ` +
       `whose config differs only in \`policy\` (none, or 50 rewrite rules + 3 experiments: \`bench/policy.ts\` policySection — version ladders on ` +
       'Copilot plugins and VS Code, other models, languages, JetBrains/Neovim plugins, a User-Agent range, a header, a sku, a 426 for ancient plugins; ' +
-      'experiments on temperature, a next model for 10%, and a deployment subset), token auth (one verified user), ' +
+      'experiments on temperature, a next model for 10%, and a deployment subset), token auth (8 verified users, one per load connection, as editors hold them, so experiments split them into arms as they would real users), ' +
       `\`bench/load.ts --editors\` at ${s.rate} req/s for ${s.durationS} s after ${s.warmupS} s of warm-up over ${s.connections} h2c connections: ` +
       'the 16 bench bodies from 8 editor/plugin versions in turn, old and new, so some rules fire on every request and most are looked at and skipped. ' +
-      'Gateway CPU is user+system from `/proc/<pid>/stat` over the measured phase, per request. Rounds interleave the two configs.',
+      'Gateway CPU is user+system from `/proc/<pid>/stat` over the measured phase, per request. Rounds interleave the configs, in order on odd rounds and reversed on even ones (so neither always runs second).',
     '',
     line(header),
     line(header.map((_, i) => (i < 2 ? '---' : '---:'))),
     ...rows,
     '',
-    `**Policy CPU over none: ${f2(med)}× (median of rounds; ${ratios.map((x) => `${f2(x)}×`).join(', ')}), ` +
-      `${f0(perReq('policy') - perReq('none'))} µs/request. Target < ${MAX_POLICY_CPU_RATIO}×: ${verdict}.**`,
+    'Gateway CPU per request:',
+    '',
+    ...summary,
     ...(problems.length > 0
       ? [
           '',
@@ -299,23 +342,38 @@ export function parseSettings(argv: string[]): Settings {
   };
 }
 
-/** --variants a,b: none and policy always run (the verdict); rules and experiments may be added. */
+/** --variants a,b: none always runs (the baseline); the default is none,policy (the verdict). */
 function variantsFlag(v: string | undefined): Variant[] {
   const asked = (v ?? 'none,policy').split(',').map((x) => x.trim());
   for (const a of asked)
     if (!(VARIANTS as readonly string[]).includes(a))
       throw new Error(`--variants: unknown "${a}" (${VARIANTS.join(', ')})`);
-  return VARIANTS.filter((x) => x === 'none' || x === 'policy' || asked.includes(x));
+  return VARIANTS.filter((x) => x === 'none' || asked.includes(x));
 }
 
-/** The bench user's gateway token, from the token exchange (as an editor gets one). */
-async function benchToken(url: string): Promise<string> {
+/** A GET or POST on the simulator over HTTP/1.1, bounded. */
+function simGet(simUrl: string, path: string, method: 'GET' | 'POST'): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const req = http.request(`${simUrl}${path}`, { method, agent: false, timeout: 5000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolvePromise(text));
+    });
+    req.on('timeout', () => req.destroy(new Error(`simulator ${path}: no answer in 5 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** A bench user's gateway token, from the token exchange (as an editor gets one). */
+async function benchToken(url: string, key: string): Promise<string> {
   const session = http2.connect(url);
   try {
     const text = await new Promise<string>((resolvePromise, reject) => {
       const req = session.request({
         ':path': '/copilot_internal/v2/token',
-        authorization: `token ${BENCH_KEY}`,
+        authorization: `token ${key}`,
       });
       let body = '';
       req.setEncoding('utf8');
@@ -344,7 +402,7 @@ async function measure(s: Settings, round: number, variant: Variant, sim: Servic
   ]);
   try {
     if (s.pin) pinToCpus(gw.pid, GATEWAY_CPU);
-    const authorization = await benchToken(gw.url);
+    const tokens = await Promise.all(USERS.map((u) => benchToken(gw.url, u.key)));
     const m = await measuredLoad({
       args: [
         join(ROOT, 'dist/bench/load.js'),
@@ -362,17 +420,18 @@ async function measure(s: Settings, round: number, variant: Variant, sim: Servic
         String(s.connections),
         '--max-tokens',
         String(s.maxTokens),
-        '--authorization',
-        authorization,
+        ...tokens.flatMap((t) => ['--authorization', t]),
         '--editors',
       ],
       pid: gw.pid,
       ours: [gw.pid, sim.pid],
       timeoutMs: (s.warmupS + s.durationS) * 1000 + 40_000,
       pinTo: s.pin ? LOAD_CPU : undefined,
+      beforeMeasure: () => simGet(sim.url, '/stats/reset', 'POST').then(() => undefined),
       tail: () => gw.tail(),
     });
-    return { round, variant, ...m };
+    const stats = JSON.parse(await simGet(sim.url, '/stats', 'GET')) as SimulatorStats;
+    return { round, variant, ...m, tokensPerRequest: stats.tokens_generated / Math.max(1, stats.requests) };
   } finally {
     await stop(gw.child);
   }
@@ -413,12 +472,13 @@ async function main(): Promise<void> {
     }
     const runs: PolicyRun[] = [];
     for (let round = 1; round <= s.rounds; round++)
-      for (const variant of s.variants) {
+      // ABBA: odd rounds in order, even rounds reversed, so no config always runs second.
+      for (const variant of round % 2 === 1 ? s.variants : [...s.variants].reverse()) {
         const run = await measure(s, round, variant, sim);
         runs.push(run);
         log(
           `round ${round} ${variant.padEnd(6)}: ${run.load.rps.toFixed(0)} req/s, gateway ${run.cpuUsPerReq.toFixed(0)} µs/req, ` +
-            `ttfb p50 ${f2(run.load.ttfb.p50)} p99 ${f2(run.load.ttfb.p99)} ms, other CPU ${run.otherCpuPercent.toFixed(0)}%`,
+            `ttfb p50 ${f2(run.load.ttfb.p50)} p99 ${f2(run.load.ttfb.p99)} ms, ${run.tokensPerRequest.toFixed(2)} tokens/req, other CPU ${run.otherCpuPercent.toFixed(0)}%`,
         );
       }
     const problems = runs.flatMap((r) => checkRun(r, s));

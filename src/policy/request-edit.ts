@@ -1,3 +1,4 @@
+import { spliceFields } from '../protocol/json-splice.js';
 import type { CompletionRequest, WireFormat } from '../protocol/model.js';
 
 /** Sampling fields a policy sets on a request, normalized (an arm's `params`). */
@@ -19,8 +20,8 @@ const OPENAI_NAMED: ReadonlySet<WireFormat> = new Set<WireFormat>(['openai-compl
 /**
  * The request with `params` set, its normalized fields, its parsed body and its bytes agreeing:
  * adapters reuse the client's bytes when formats match (protocol/upstream/openai.ts), so a
- * changed field must be in them too: the bytes are dropped and the adapter serializes the edited
- * body once. Only requests whose parameters change pay it.
+ * changed field must be in them too: the edits are spliced into the bytes (the prompt is copied,
+ * not re-serialized). Only requests whose parameters change pay it.
  */
 export function withParams(req: CompletionRequest, params: RequestParams): CompletionRequest {
   const fields: Record<string, unknown> = {};
@@ -34,8 +35,10 @@ export function withParams(req: CompletionRequest, params: RequestParams): Compl
     // No stop sequences: the field goes (some servers refuse an empty list).
     if (params.stop?.length === 0) delete edited.stop;
     body = edited;
-    // The adapter serializes the edited body when it sends it (once, after every policy's edits).
-    raw = undefined;
+    // The bytes with the same edits spliced in (the prompt is copied, not re-serialized).
+    const edits = new Map<string, unknown>(Object.entries(fields));
+    if (params.stop?.length === 0) edits.set('stop', undefined);
+    raw = raw === undefined ? undefined : spliceFields(raw, edits);
   }
   return {
     ...req,

@@ -57,8 +57,8 @@ export interface CompletionRequest {
   readonly origin: WireFormat;
   /**
    * The client's bytes and their parse: passed on untouched when the upstream speaks the same
-   * format. Undefined once a policy edited the body: the adapter serializes `body` then, once,
-   * rather than every edit re-serializing a body of kilobytes on the way.
+   * format. A policy that edits the body splices its edits into these bytes too; undefined only
+   * if that could not be done, and then the adapter serializes `body`.
    */
   readonly raw: Buffer | undefined;
   readonly body: Readonly<Record<string, unknown>>;

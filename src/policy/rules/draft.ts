@@ -1,5 +1,6 @@
 import { MISTRAL_MAX_TEMPERATURE } from '../../protocol/mistral-fim.js';
 import type { CompletionRequest, WireFormat } from '../../protocol/model.js';
+import { spliceFields } from '../../protocol/json-splice.js';
 import { RULE_FIELDS, type RuleField } from './fields.js';
 
 /** A field's value while rules run; `undefined` (an empty list for `stop`) is a field the request does not have. */
@@ -116,8 +117,8 @@ export class Draft {
   /**
    * The request as the rules left it: the same object when nothing changed; otherwise new
    * normalized fields and, when a field the client's format carries changed, a body with the
-   * edits under the format's own names and its bytes re-serialised, so an adapter that reuses
-   * the client's body sends the edited values too.
+   * edits under the format's own names and the same edits spliced into its bytes, so an adapter
+   * that reuses the client's body sends the edited values too.
    */
   finish(): CompletionRequest {
     const r = this.req;
@@ -126,23 +127,32 @@ export class Draft {
     let body = r.body;
     let raw = r.raw;
     let edited: Record<string, unknown> | undefined;
+    // The same edits for the bytes: name → value, undefined to remove the field.
+    const edits = new Map<string, unknown>();
     for (const field of RULE_FIELDS) {
       const name = this.#names[field];
       if ((this.#changed & BIT[field]) === 0 || typeof name !== 'string') continue;
       edited ??= { ...r.body };
       const v = this.#values[field];
-      if (v === undefined || (field === 'stop' && (v as readonly string[]).length === 0)) delete edited[name];
-      else edited[name] = v;
+      if (v === undefined || (field === 'stop' && (v as readonly string[]).length === 0)) {
+        delete edited[name];
+        edits.set(name, undefined);
+      } else {
+        edited[name] = v;
+        edits.set(name, v);
+      }
     }
     // A model the client's body names (OpenAI, Codestral) follows the route; Copilot's is in the path.
     if (modelChanged && r.origin !== 'tabby' && typeof r.body.model === 'string') {
       edited ??= { ...r.body };
       edited.model = this.model;
+      edits.set('model', this.model);
     }
     if (edited !== undefined) {
       body = edited;
-      // The adapter serializes the edited body when it sends it: once, after every policy's edits.
-      raw = undefined;
+      // The client's bytes with the edited fields spliced in (the prompt is copied, not
+      // re-serialized); without bytes (an earlier edit), the adapter serializes the body.
+      raw = raw === undefined ? undefined : spliceFields(raw, edits);
     }
     const v = this.#values;
     return {

@@ -420,7 +420,7 @@ async function measure(
     ];
     const m = await measuredLoad({
       args,
-      pid: gw.pid,
+      pids: [gw.pid],
       ours: [gw.pid, ...sims.map((x) => x.pid)],
       timeoutMs: (s.warmupS + s.durationS) * 1000 + 40_000,
       pinTo: s.pin ? LOAD_CPU : undefined,

@@ -8,8 +8,10 @@ import { pinToCpus, spawnNode } from './processes.js';
 
 export interface MeasuredLoad {
   load: LoadResult;
-  /** CPU µs of the process under test per request sent in the measured phase. */
+  /** CPU µs of the processes under test per request sent in the measured phase. */
   cpuUsPerReq: number;
+  /** CPU µs per request of every benchmark process (this one, the load client, `ours`). */
+  allCpuUsPerReq: number;
   /** Busy CPU of the machine outside the benchmark's processes, % of one core: > ~30 means disturbed. */
   otherCpuPercent: number;
 }
@@ -17,8 +19,8 @@ export interface MeasuredLoad {
 export interface MeasuredLoadOptions {
   /** `dist/bench/load.js` and its flags (without --sync, added here). */
   args: readonly string[];
-  /** The process whose CPU is measured. */
-  pid: number;
+  /** The processes whose CPU is measured, summed (a gateway and its workers). */
+  pids: readonly number[];
   /** Every process of the benchmark (their CPU is not "other"). */
   ours: readonly number[];
   /** Bound on the whole run (warm-up + measured + drain + margin). */
@@ -66,7 +68,7 @@ export async function measuredLoad(o: MeasuredLoadOptions): Promise<MeasuredLoad
   });
   const ours = (): number[] => [process.pid, ...o.ours, child.pid ?? process.pid];
   const sample = (): Sample => ({
-    proc: cpuMicros(o.pid),
+    proc: sum(o.pids.map((pid) => cpuMicros(pid))),
     ours: sum(ours().map((pid) => cpuMicros(pid))),
     machine: machineBusyMicros(),
     wall: performance.now(),
@@ -85,6 +87,7 @@ export async function measuredLoad(o: MeasuredLoadOptions): Promise<MeasuredLoad
   return {
     load: result,
     cpuUsPerReq: (cpu1.proc - cpu0.proc) / requests,
+    allCpuUsPerReq: (cpu1.ours - cpu0.ours) / requests,
     otherCpuPercent: Math.max(0, ((cpu1.machine - cpu0.machine - (cpu1.ours - cpu0.ours)) / wallUs) * 100),
   };
 }

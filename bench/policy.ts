@@ -423,7 +423,7 @@ async function measure(s: Settings, round: number, variant: Variant, sim: Servic
         ...tokens.flatMap((t) => ['--authorization', t]),
         '--editors',
       ],
-      pid: gw.pid,
+      pids: [gw.pid],
       ours: [gw.pid, sim.pid],
       timeoutMs: (s.warmupS + s.durationS) * 1000 + 40_000,
       pinTo: s.pin ? LOAD_CPU : undefined,

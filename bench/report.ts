@@ -26,6 +26,10 @@ export interface MachineInfo {
   cancellation?: string | undefined;
   /** The markdown printed by bench/typing.ts (its own `## ` heading); undefined if skipped. */
   typing?: string | undefined;
+  /** The markdown printed by bench/policy.ts (its own `## ` heading); undefined if skipped. */
+  policy?: string | undefined;
+  /** The markdown printed by bench/workers.ts (its own `## ` heading); undefined if skipped. */
+  workers?: string | undefined;
   /** The HAProxy peer: its version and generated config, or why it was left out; undefined if not asked for. */
   haproxy?: HaproxyInfo | undefined;
 }
@@ -474,13 +478,25 @@ export function renderReport(
       m.connections.trim(),
       '',
     );
-  parts.push(
-    '## Scaling: `--workers 1` vs `--workers 2`',
-    '',
-    'Not measured yet: `ghostwire serve` runs one process; `--workers` (several processes sharing the port) ' +
-      'is issue 9. This section will compare requests/s at 1 and 2 workers once it lands.',
-    '',
-  );
+  if (m.policy !== undefined)
+    parts.push(
+      withRerun(
+        m.policy,
+        'What `policy:` costs per request: the gateway with no policy and with 50 rewrite rules and 3 experiments, ' +
+          'same traffic, interleaved. `bench/policy.ts` (`node dist/bench/policy.js` reruns it alone; ' +
+          '`--variants none,policy,rules,experiments,idle` splits the cost).',
+      ),
+      '',
+    );
+  if (m.workers !== undefined)
+    parts.push(
+      withRerun(
+        m.workers,
+        'Requests/s at maximum throughput with `serve --workers 1` and `--workers 2`. `bench/workers.ts` ' +
+          '(`node dist/bench/workers.js` reruns it alone).',
+      ),
+      '',
+    );
   parts.push(
     '## Warnings',
     '',

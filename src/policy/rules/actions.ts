@@ -39,7 +39,10 @@ export function compileActions(rule: RuleConfig): Action[] {
   const addStop = rule.addStop;
   if (addStop !== undefined)
     out.push((d) => {
-      const stop = [...d.get('stop')];
+      const current = d.get('stop');
+      // Already there (the common case for a rule that repeats a client's own stop): no copy, no edit.
+      if (addStop.every((s) => current.includes(s))) return;
+      const stop = [...current];
       for (const s of addStop) if (!stop.includes(s)) stop.push(s);
       d.put('stop', stop);
     });

@@ -34,7 +34,7 @@ export class Subject {
   #language: string | null | undefined = null;
   #editor: Product | null | undefined = null;
   #plugin: Product | null | undefined = null;
-  #userAgent: Product[] | undefined;
+  #userAgent: readonly Product[] | undefined;
 
   constructor(
     readonly req: CompletionRequest,

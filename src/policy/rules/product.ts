@@ -26,9 +26,25 @@ const MAX_HEADER_CHARS = 512;
 /** User-Agent products looked at, at most. */
 const MAX_PRODUCTS = 16;
 
+/**
+ * Parsed `name/version` products (and User-Agent lists) by header value: a fleet sends a few hundred distinct editor and
+ * plugin versions, each parsed once instead of on every request. Bounded; a value seen when it is
+ * full is parsed and not kept. Parsing is a pure function of the text, so sharing it is safe.
+ */
+const PRODUCTS = new Map<string, Product | undefined>();
+const USER_AGENTS = new Map<string, readonly Product[]>();
+const MAX_CACHED_PRODUCTS = 1024;
+
 /** `name/version` (Editor-Version, Editor-Plugin-Version), or undefined without a slash. */
 export function parseProduct(value: string | undefined): Product | undefined {
   if (value === undefined || value.length > MAX_HEADER_CHARS) return undefined;
+  if (PRODUCTS.has(value)) return PRODUCTS.get(value);
+  const p = parseProductText(value);
+  if (PRODUCTS.size < MAX_CACHED_PRODUCTS) PRODUCTS.set(value, p);
+  return p;
+}
+
+function parseProductText(value: string): Product | undefined {
   const slash = value.indexOf('/');
   if (slash <= 0) return undefined;
   return {
@@ -38,9 +54,18 @@ export function parseProduct(value: string | undefined): Product | undefined {
 }
 
 /** The `name/version` products of a User-Agent, in order; comments in parentheses are skipped. */
-export function parseUserAgent(value: string | undefined): Product[] {
+export function parseUserAgent(value: string | undefined): readonly Product[] {
+  if (value === undefined || value.length > MAX_HEADER_CHARS) return [];
+  let list = USER_AGENTS.get(value);
+  if (list === undefined) {
+    list = Object.freeze(parseUserAgentText(value));
+    if (USER_AGENTS.size < MAX_CACHED_PRODUCTS) USER_AGENTS.set(value, list);
+  }
+  return list;
+}
+
+function parseUserAgentText(value: string): Product[] {
   const out: Product[] = [];
-  if (value === undefined || value.length > MAX_HEADER_CHARS) return out;
   let depth = 0;
   let start = -1;
   for (let i = 0; i <= value.length && out.length < MAX_PRODUCTS; i++) {

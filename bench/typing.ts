@@ -17,6 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SERVE_NODE_FLAGS } from '../src/cli/launcher.js';
+import { DEV_KEY_ENV } from '../src/config/dev-auth.js';
 import type { LoadgenResult } from '../src/loadgen/result.js';
 import type { SimulatorStats } from '../src/simulator/index.js';
 import { startService, stop, type Service } from './processes.js';
@@ -312,7 +313,9 @@ function runLoadgen(s: Settings, sc: Scenario, gwUrl: string, simUrl: string): P
     execFile(
       process.execPath,
       args,
-      { encoding: 'utf8', timeout: boundMs, maxBuffer: 64 * 1024 * 1024 },
+      // The gateways here run without auth: a dev key in the environment (npm run bench sets one)
+      // would make loadgen exchange it for a token at a route that is off.
+      { encoding: 'utf8', timeout: boundMs, maxBuffer: 64 * 1024 * 1024, env: withoutDevKey(process.env) },
       (err, stdout, stderr) => {
         if (err !== null) {
           reject(new Error(`loadgen (${sc.name}) failed: ${err.message}\n${stderr.slice(-2000)}`));
@@ -326,6 +329,12 @@ function runLoadgen(s: Settings, sc: Scenario, gwUrl: string, simUrl: string): P
       },
     );
   });
+}
+
+function withoutDevKey(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  delete out[DEV_KEY_ENV];
+  return out;
 }
 
 async function measure(s: Settings, sc: Scenario, sim: Service): Promise<ScenarioRun> {

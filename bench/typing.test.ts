@@ -65,8 +65,12 @@ void test('the scenarios differ only in the client and in supersession; configs 
       ['never+supersession', 'h1', 'never', true],
     ],
   );
-  const on = gatewayConfig('http://127.0.0.1:9', true) as { policy: unknown; deployments: { url: string }[] };
+  const on = gatewayConfig('http://127.0.0.1:9', true) as {
+    policy: unknown;
+    deployments: { url: string; maxConcurrent: number }[];
+  };
   assert.deepEqual(on.policy, { supersession: { enabled: true } });
+  assert.equal(on.deployments[0]?.maxConcurrent, 256);
   assert.equal(on.deployments[0]?.url, 'h2c://127.0.0.1:9');
 });
 
@@ -74,18 +78,28 @@ void test('checks: errors, lost requests, cancels from a client that never cance
   assert.deepEqual(checkRun({ scenario: reset, result: result({}), simQueuedPeak: 0 }), []);
   const bad = checkRun({
     scenario: superseding,
-    result: result({ errors: { total: 2, by_code: { GW_UPSTREAM: 2 } }, unfinished: 1 }),
+    result: result({ errors: { total: 5, by_code: { GW_UPSTREAM: 2, GW_NO_CAPACITY: 3 } }, unfinished: 1 }),
     simQueuedPeak: 0,
   }).join('\n');
-  assert.match(bad, /2 errors \(GW_UPSTREAM 2\)/);
+  assert.match(bad, /errors GW_UPSTREAM 2$/m);
+  assert.doesNotMatch(bad, /GW_NO_CAPACITY/, 'shed requests are an outcome, not a fault');
   assert.match(bad, /1 requests still running/);
   assert.match(bad, /client cancels from a client that never cancels/);
   assert.match(bad, /nothing was superseded/);
   const gpu = result({}).gpu;
   assert.ok(gpu !== null);
   assert.match(
-    checkRun({ scenario: reset, result: result({ gpu: { ...gpu, requests: 99 } }), simQueuedPeak: 0 }).join(),
-    /received 99 requests, loadgen sent 100/,
+    checkRun({
+      scenario: reset,
+      result: result({ gpu: { ...gpu, requests: 101 } }),
+      simQueuedPeak: 0,
+    }).join(),
+    /received 101 requests, loadgen sent 100/,
+  );
+  // Requests cancelled before they reached the GPU are allowed for: 90 cancelled, 5 missing.
+  assert.deepEqual(
+    checkRun({ scenario: reset, result: result({ gpu: { ...gpu, requests: 95 } }), simQueuedPeak: 0 }),
+    [],
   );
 });
 
@@ -123,7 +137,7 @@ void test('a short real run: supersession cuts the GPU work of a client that nev
   });
   assert.doesNotMatch(stdout, /FAILED/);
   const costs = new Map<string, number>();
-  for (const m of stdout.matchAll(/^\| \*\*([a-z+]+)\*\* \|(?:[^|]*\|){7} ([\d,.]+)/gm))
+  for (const m of stdout.matchAll(/^\| \*\*([a-z+]+)\*\* \|(?:[^|]*\|){8} ([\d,.]+)/gm))
     costs.set(m[1] as string, Number((m[2] as string).replace(/,/g, '')));
   assert.equal(costs.size, 3, stdout);
   const [r, n, s] = ['reset', 'never', 'never+supersession'].map((k) => costs.get(k) as number) as [

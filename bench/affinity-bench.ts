@@ -10,7 +10,6 @@
 //
 //   npx tsc -p . && node dist/bench/affinity-bench.js [--quick] [--rounds N] [--rate RPS] ...
 import { mkdirSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -19,6 +18,7 @@ import type { SimulatorStats } from '../src/simulator/index.js';
 import type { LoadResult } from './load.js';
 import { measuredLoad } from './measured-load.js';
 import { SERVE_NODE_FLAGS } from '../src/cli/launcher.js';
+import { simRequest } from './sim-http.js';
 import { pinToCpus, type Service, startService, stop } from './processes.js';
 import { DISTURBED_OTHER_CPU_PERCENT } from './report.js';
 import { median } from './stats.js';
@@ -338,25 +338,6 @@ export function renderMarkdown(
       (warnings.length > 0 ? `\n\nWarnings: ${warnings.join('; ')}.` : ''),
     '',
   ].join('\n');
-}
-
-/** GET or POST on a simulator over HTTP/1.1, fresh connection, bounded wait. */
-function simRequest(method: 'GET' | 'POST', url: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const req = http.request(url, { method, agent: false, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () =>
-        res.statusCode === 200
-          ? resolvePromise(text)
-          : reject(new Error(`${method} ${url}: ${res.statusCode} ${text.slice(0, 200)}`)),
-      );
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer in 5 s`)));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 const simStats = async (sim: Service): Promise<SimulatorStats> =>

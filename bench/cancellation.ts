@@ -12,7 +12,6 @@
 // Adding a target (HAProxy, Envoy, ...): one entry in TARGETS, a TargetSpec whose start() runs
 // the proxy in front of the simulator URL it is given; or, for one already running, --target
 // NAME=URL with --sim-port P (the proxy must forward to 127.0.0.1:P over h2c).
-import http from 'node:http';
 import http2 from 'node:http2';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -21,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { SERVE_NODE_FLAGS } from '../src/cli/launcher.js';
 import type { CancelRecord, SimulatorStats } from '../src/simulator/index.js';
 import { findHaproxy, startHaproxy } from './haproxy.js';
+import { simRequest } from './sim-http.js';
 import { pinToCpus, startService, stop } from './processes.js';
 import { quantileSorted } from './stats.js';
 
@@ -372,25 +372,6 @@ export function parseSettings(argv: string[]): Settings {
   if (s.external.length > 0 && s.simPort === 0)
     throw new Error('--target needs --sim-port: the proxy must know where the simulator is');
   return s;
-}
-
-/** GET or POST on the simulator over HTTP/1.1, fresh connection, bounded wait. */
-function simRequest(method: 'GET' | 'POST', url: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const req = http.request(url, { method, agent: false, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () =>
-        res.statusCode === 200
-          ? resolvePromise(text)
-          : reject(new Error(`${method} ${url}: ${res.statusCode}`)),
-      );
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer in 5 s`)));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Sends the requests through `url`, `concurrency` at a time, each reset after its delay. */

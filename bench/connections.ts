@@ -16,7 +16,6 @@
 //   npx tsc -p . && node dist/bench/connections.js [--quick] [--steps 0,1000,...] [--stream-connections M]
 //     [--streams-per-connection K] [--window-s S] [--hold-s S] [--clients N] [--no-pin] [--json FILE]
 import { mkdirSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -28,6 +27,7 @@ import type { Status } from './connections-client.js';
 import { HEAP_PROBE_MARKER, type HeapReport } from './heap-probe.js';
 import { cpuMicros, memoryMiB } from './proc.js';
 import { fdHardLimit, pinToCpus, type Service, spawnNode, startService, stop } from './processes.js';
+import { simRequest } from './sim-http.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TMP = join(ROOT, '.bench-tmp');
@@ -427,25 +427,6 @@ export function renderMarkdown(
       "Tokens/s: SSE events the clients received per second during the window; CPU µs per token: the proxy's CPU in the window ÷ those events.",
     '',
   ].join('\n');
-}
-
-/** GET or POST on the simulator over HTTP/1.1, bounded. */
-function simRequest(method: 'GET' | 'POST', url: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const req = http.request(url, { method, agent: false, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () =>
-        res.statusCode === 200
-          ? resolvePromise(text)
-          : reject(new Error(`${method} ${url}: ${res.statusCode} ${text.slice(0, 200)}`)),
-      );
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${url}: no answer in 5 s`)));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** A proxy under test, with a way to read its heap (after a full GC) from outside. */

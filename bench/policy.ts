@@ -8,7 +8,6 @@
 //
 //   npx tsc -p . && node dist/bench/policy.js [--quick] [--rounds N] [--rate RPS] [--no-pin]
 import { mkdirSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import http2 from 'node:http2';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -16,9 +15,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { hashApiKey } from '../src/auth/verifiers/static.js';
 import { SERVE_NODE_FLAGS } from '../src/cli/launcher.js';
-import type { SimulatorStats } from '../src/simulator/index.js';
 import { measuredLoad, type MeasuredLoad } from './measured-load.js';
 import { pinToCpus, startService, stop, type Service } from './processes.js';
+import { simRequest, simStats } from './sim-http.js';
 import { DISTURBED_OTHER_CPU_PERCENT } from './report.js';
 import { median } from './stats.js';
 
@@ -351,21 +350,6 @@ function variantsFlag(v: string | undefined): Variant[] {
   return VARIANTS.filter((x) => x === 'none' || asked.includes(x));
 }
 
-/** A GET or POST on the simulator over HTTP/1.1, bounded. */
-function simGet(simUrl: string, path: string, method: 'GET' | 'POST'): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const req = http.request(`${simUrl}${path}`, { method, agent: false, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolvePromise(text));
-    });
-    req.on('timeout', () => req.destroy(new Error(`simulator ${path}: no answer in 5 s`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 /** A bench user's gateway token, from the token exchange (as an editor gets one). */
 async function benchToken(url: string, key: string): Promise<string> {
   const session = http2.connect(url);
@@ -427,10 +411,10 @@ async function measure(s: Settings, round: number, variant: Variant, sim: Servic
       ours: [gw.pid, sim.pid],
       timeoutMs: (s.warmupS + s.durationS) * 1000 + 40_000,
       pinTo: s.pin ? LOAD_CPU : undefined,
-      beforeMeasure: () => simGet(sim.url, '/stats/reset', 'POST').then(() => undefined),
+      beforeMeasure: () => simRequest('POST', `${sim.url}/stats/reset`).then(() => undefined),
       tail: () => gw.tail(),
     });
-    const stats = JSON.parse(await simGet(sim.url, '/stats', 'GET')) as SimulatorStats;
+    const stats = await simStats(sim.url);
     return { round, variant, ...m, tokensPerRequest: stats.tokens_generated / Math.max(1, stats.requests) };
   } finally {
     await stop(gw.child);

@@ -10,7 +10,6 @@
 //
 //   npx tsc -p . && node dist/bench/typing.js [--developers N] [--duration-s S] [--quick]
 import { execFile } from 'node:child_process';
-import http from 'node:http';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -19,8 +18,8 @@ import { parseArgs } from 'node:util';
 import { SERVE_NODE_FLAGS } from '../src/cli/launcher.js';
 import { DEV_KEY_ENV } from '../src/config/dev-auth.js';
 import type { LoadgenResult } from '../src/loadgen/result.js';
-import type { SimulatorStats } from '../src/simulator/index.js';
 import { startService, stop, type Service } from './processes.js';
+import { simRequest, simStats } from './sim-http.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const TMP = join(ROOT, '.bench-tmp');
@@ -269,23 +268,6 @@ export function parseSettings(argv: string[]): Settings {
   };
 }
 
-function simRequest(simUrl: string, method: 'GET' | 'POST', path: string): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const req = http.request(`${simUrl}${path}`, { method, agent: false, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolvePromise(text));
-    });
-    req.on('timeout', () => req.destroy(new Error(`simulator ${path}: no answer in 5 s`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-const simStats = async (simUrl: string): Promise<SimulatorStats> =>
-  JSON.parse(await simRequest(simUrl, 'GET', '/stats')) as SimulatorStats;
-
 /** Waits (bounded) until the simulator has nothing running or queued: runs must not overlap. */
 async function waitIdle(simUrl: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -363,7 +345,7 @@ async function measure(s: Settings, sc: Scenario, sim: Service): Promise<Scenari
   ]);
   try {
     // Peaks are per reset; loadgen differences the counters itself, so a reset does not disturb it.
-    await simRequest(sim.url, 'POST', '/stats/reset');
+    await simRequest('POST', `${sim.url}/stats/reset`);
     const result = await runLoadgen(s, sc, gw.url, sim.url);
     return { scenario: sc, result, simQueuedPeak: (await simStats(sim.url)).peak_queued };
   } finally {

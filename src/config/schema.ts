@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FIM_TEMPLATE_NAMES } from '../protocol/fim-templates.js';
 import { ruleReferenceIssues } from '../policy/rules-schema.js';
 import { PolicyConfig, policyReferenceIssues } from '../policy/schema.js';
+import { TelemetryConfig } from '../telemetry/schema.js';
 import { UPSTREAM_ADAPTERS, type AdapterName } from '../protocol/upstream/index.js';
 
 /** Every adapter the gateway has (protocol/upstream/index.ts is the one list). */
@@ -428,6 +429,7 @@ export const GatewayConfigSchema = z
     routing: RoutingConfig.prefault({}),
     protocols: ProtocolsConfig.prefault({}),
     policy: PolicyConfig.prefault({}),
+    telemetry: TelemetryConfig.prefault({}),
     /** Required: either signing keys and a verifier, or an explicit `mode: none`. */
     auth: AuthConfig,
   })

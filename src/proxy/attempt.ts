@@ -70,6 +70,7 @@ export class Attempt implements UpstreamHandler {
     const target = this.lease.target;
     const d = target.deployment;
     ctx.deployment = d.name;
+    ctx.region = d.region;
     if (ctx.signal.aborted) return this.lease.release('neutral');
     // A server that answers one choice per request gets one request per choice (fan-out).
     const fanOut = req.n > d.adapter.maxChoices;
@@ -90,13 +91,19 @@ export class Attempt implements UpstreamHandler {
       throw err;
     }
     ctx.signal.addEventListener('abort', this.onAbort);
+    ctx.upstreamStartedAt = performance.now();
+    ctx.upstreamTtfbMs = undefined;
+    if (this.retried) ctx.retries++;
+    if (channels.upstreamStart.hasSubscribers) channels.upstreamStart.publish(ctx);
+    const headers: Record<string, string> = { ...d.baseHeaders, 'x-request-id': ctx.id };
+    if (ctx.traceparent !== undefined) headers.traceparent = ctx.traceparent;
     try {
       const dispatch = (body: Buffer, handler: UpstreamHandler): DispatchControl =>
         d.dispatcher.dispatch(
           {
             method: 'POST',
             path: target.path,
-            headers: { ...d.baseHeaders, 'x-request-id': ctx.id },
+            headers,
             body,
             signal: ctx.signal,
           },
@@ -128,7 +135,10 @@ export class Attempt implements UpstreamHandler {
   legData(leg: ChoiceLeg, chunk: Buffer): boolean {
     if (this.done) return true;
     const { ex, ctx } = this.fr;
-    if (ctx.chunks === 0) this.lease.firstByte();
+    if (ctx.chunks === 0) {
+      this.lease.firstByte();
+      ctx.markUpstreamFirstByte();
+    }
     ctx.chunks++;
     let ok: boolean;
     try {
@@ -236,7 +246,10 @@ export class Attempt implements UpstreamHandler {
   onResponseData(chunk: Buffer): boolean {
     if (this.done) return true;
     const { ex, ctx } = this.fr;
-    if (ctx.chunks === 0) this.lease.firstByte();
+    if (ctx.chunks === 0) {
+      this.lease.firstByte();
+      ctx.markUpstreamFirstByte();
+    }
     ctx.chunks++;
     let ok: boolean;
     try {

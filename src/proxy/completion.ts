@@ -47,6 +47,8 @@ export function createCompletionHandler(
       const protocol = choose(body);
       ctx.clientProtocol = protocol.name;
       let req = protocol.decode({ body, raw, engine, client: clientInfo(ex) });
+      ctx.editor = req.client.editor;
+      ctx.plugin = req.client.plugin;
       // Policy, in order: rewrite rules → experiments → rate limits → supersession → routing.
       // Rewrite rules: the operator's edits, another model, or a refusal the user reads.
       const rewrite = policy.rules?.apply(req, protocol.name, ex, ctx.identity);
@@ -97,8 +99,10 @@ export function createCompletionHandler(
         deadlineAt: ctx.deadlineAt,
       });
       if (lease instanceof Promise) {
+        const waitFrom = performance.now();
         lease = await lease;
-      }
+        ctx.queueMs = performance.now() - waitFrom;
+      } else ctx.queueMs = 0;
       // A request whose deadline passed while it waited is dropped here: never sent upstream.
       if (ctx.signal.aborted || ctx.expireIfLate()) {
         lease.release('neutral');

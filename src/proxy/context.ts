@@ -52,6 +52,29 @@ export class RequestContext {
   /** Who sent the request, once its token verified (undefined with auth.mode none). */
   identity: RequestIdentity | undefined;
   deployment: string | undefined;
+  /** The region of `deployment` (the last attempt's). */
+  region: string | undefined;
+  /** The client's `Editor-Version` / `Editor-Plugin-Version` headers, raw (telemetry buckets them). */
+  editor: string | undefined;
+  plugin: string | undefined;
+  /** Milliseconds the request waited for a deployment with room (0: none; undefined: never routed). */
+  queueMs: number | undefined;
+  /** performance.now() when the last attempt was sent upstream (0: never sent). */
+  upstreamStartedAt = 0;
+  /** Milliseconds from the last attempt's send to its first upstream byte. */
+  upstreamTtfbMs: number | undefined;
+  /** Attempts after the first (routing.retries): 0 or 1. */
+  retries = 0;
+  /**
+   * Milliseconds from the moment the request's signal fired to the upstream stream's reset having
+   * been issued (the transports reset synchronously in the signal's listeners); undefined when
+   * no upstream request was in flight.
+   */
+  cancelToUpstreamMs: number | undefined;
+  /** W3C trace context for the upstream request (set by tracing when it is on). */
+  traceparent: string | undefined;
+  /** Tracing's per-request state (an open span), opaque to the data path. */
+  span: unknown;
   /**
    * The experiment arms the request is in (policy.experiments): `.arms` for log lines, `.label`
    * for the metric label, `.header` as the client saw it; undefined: in none.
@@ -136,8 +159,18 @@ export class RequestContext {
   /** Fires the request's signal once; later calls are ignored. */
   abort(reason: GatewayError): void {
     if (this.requestSignal.aborted) return;
+    const inFlight = this.upstreamStartedAt !== 0 && !this.finished;
+    const t = inFlight ? performance.now() : 0;
     this.requestSignal.abort(reason);
+    if (inFlight) this.cancelToUpstreamMs = performance.now() - t;
     if (channels.requestAbort.hasSubscribers) channels.requestAbort.publish(this);
+  }
+
+  /** The last attempt's upstream sent its first byte. */
+  markUpstreamFirstByte(): void {
+    if (this.upstreamTtfbMs !== undefined) return;
+    this.upstreamTtfbMs = performance.now() - this.upstreamStartedAt;
+    if (channels.upstreamFirstByte.hasSubscribers) channels.upstreamFirstByte.publish(this);
   }
 
   markFirstByte(): void {

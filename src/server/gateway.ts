@@ -13,6 +13,7 @@ import { respondError, respondJson } from '../proxy/respond.js';
 import { Registry } from '../routing/registry.js';
 import type { Router } from '../routing/router.js';
 import { channels } from '../telemetry/events.js';
+import { Telemetry } from '../telemetry/index.js';
 import { listen, urlHost } from '../util/listen.js';
 import { H1Exchange, H2Exchange, type ClientExchange } from './exchange.js';
 import { Generation } from './generation.js';
@@ -36,6 +37,8 @@ export interface Gateway {
   readonly config: GatewayConfig;
   /** Undefined with auth.mode none. */
   readonly auth: AuthService | undefined;
+  /** Metrics, logs, tracing and the dashboard: built once, kept across reloads. */
+  readonly telemetry: Telemetry;
   /**
    * Applies a reloaded config to new requests: deployments, models, routing, policy, protocols,
    * request limits, auth keys and settings, and TLS certificates (same files, new contents).
@@ -61,6 +64,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     registry.destroy();
     throw err;
   }
+  const telemetry = Telemetry.start(config.telemetry);
   let gen = Generation.of(config, auth, registry);
   gen.start();
   await gen.policy.start(); // the rate-limit store's connection: bounded, never rejects
@@ -165,6 +169,11 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
         total: r.total,
       });
     }
+    // Operator pages, here unless they have a listener of their own (telemetry.admin.port).
+    if (config.telemetry.admin.port === undefined) {
+      const admin = telemetry.routes.get(path);
+      if (admin !== undefined) return void admin(ex, ctx);
+    }
     ctx.route = 'unknown';
     respondError(ex, ctx, new GatewayError('GW_NOT_FOUND'));
   }
@@ -189,6 +198,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
   const tlsFiles = await readTlsFiles(config.listeners).catch((err: unknown) => {
     gen.destroy();
     void auth?.close();
+    void telemetry.close();
     throw err;
   });
   try {
@@ -202,6 +212,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     for (const s of servers) s.close();
     gen.destroy();
     await auth?.close();
+    await telemetry.close();
     throw err;
   }
 
@@ -223,6 +234,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
     for (const socket of h1Sockets) socket.destroy();
     await Promise.all([gen.close(), ...[...retiring].map((g) => g.close())]);
     await auth?.close();
+    await telemetry.close();
   }
 
   // One reload at a time: two overlapping ones would both retire the same generation.
@@ -289,6 +301,7 @@ export async function startGateway(config: GatewayConfig): Promise<Gateway> {
       return gen.config;
     },
     auth,
+    telemetry,
     close,
     reload,
   };

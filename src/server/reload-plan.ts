@@ -33,6 +33,9 @@ export function reloadPlan(
   if (next.limits.firstByteTimeoutMs !== prev.limits.firstByteTimeoutMs)
     needsRestart.push('limits.firstByteTimeoutMs');
   if (differs(limits, prev.limits)) applied.push('limits');
+  // Telemetry is built once per process (its subscriptions, its admin listener).
+  const telemetry = differs(prev.telemetry, next.telemetry);
+  if (telemetry) needsRestart.push('telemetry');
   const authMode = next.auth.mode !== prev.auth.mode;
   if (authMode) needsRestart.push('auth.mode');
   const effective = deepFreeze({
@@ -40,6 +43,7 @@ export function reloadPlan(
     listeners: rebind ? prev.listeners : next.listeners,
     limits,
     auth: authMode ? prev.auth : next.auth,
+    telemetry: prev.telemetry,
   });
   return { effective, applied, needsRestart };
 }

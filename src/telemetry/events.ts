@@ -8,6 +8,14 @@ import type { RequestContext } from '../proxy/context.js';
 export const channels = {
   /** A request was accepted and routed to a handler. Message: RequestContext. */
   requestStart: diagnostics_channel.channel('ghostwire:request:start'),
+  /**
+   * An attempt was sent upstream (ctx.deployment, ctx.region, ctx.retries say which). Message:
+   * RequestContext. Subscribers may set ctx.traceparent here: it is read when the upstream
+   * headers are built, right after.
+   */
+  upstreamStart: diagnostics_channel.channel('ghostwire:upstream:start'),
+  /** The upstream sent its first byte (ctx.upstreamTtfbMs). Message: RequestContext. */
+  upstreamFirstByte: diagnostics_channel.channel('ghostwire:upstream:first-byte'),
   /** A request finished, whatever the outcome (ok, client_cancel, error). Message: RequestContext. */
   requestEnd: diagnostics_channel.channel('ghostwire:request:end'),
   /** The request's signal fired (client went away, deadline). Message: RequestContext. */
